@@ -1,0 +1,26 @@
+# The two commands of the README are `make demo` and `make test`; both build the local
+# environment (.venv, Python 3.10 as .python-version asks) on first use.
+PYTHON ?= python3.10
+VENV ?= .venv
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test bench clean-venv
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 10), "neurotep needs Python 3.10 (lava-nc 0.10 pins it): install it, e.g. with pyenv"'
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip setuptools wheel
+	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/neurotep demo
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest -q
+
+bench: $(STAMP)
+	$(VENV)/bin/python -m benchmarks
+
+clean-venv:
+	rm -rf $(VENV)

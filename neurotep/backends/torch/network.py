@@ -1,0 +1,319 @@
+"""The torch reference path: a graph compiled into a batched torch module (CPU or CUDA).
+
+:class:`TorchNetwork` holds the graph's arrays as parameters and advances all populations one
+step at a time with the timing semantics of :mod:`neurotep.graph.nodes`. The same ``step`` serves
+
+* rate relaxation (:meth:`TorchNetwork.relax`): static inputs, convergence check, optional
+  EqProp nudging; run under ``no_grad`` for EqProp or with autograd for BPTT;
+* spiking runs (:meth:`TorchNetwork.run`): per-step inputs (e.g. Poisson spikes) and spike
+  counting per population and step.
+
+LIF populations use snnTorch's ``Leaky`` (its convention is the one ``neurotep.neurons.lif``
+writes down); the other neuron models call the shared dynamics in :mod:`neurotep.neurons`.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import snntorch as snn
+import torch
+
+from neurotep import rng
+from neurotep.errors import BackendError
+from neurotep.graph import RATE_MODELS, SPIKING_MODELS, Graph
+from neurotep.neurons import RingBuffer, rate_step, stochastic_step
+
+
+def resolve_device(name: str | None) -> torch.device:
+    """``"cpu"``, ``"cuda"`` or ``"cuda:N"``; a clear error when CUDA is asked for but absent."""
+    name = name or "cpu"
+    if name == "cpu":
+        return torch.device("cpu")
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise BackendError(f"--device {name} was asked for but no CUDA GPU is available here; use --device cpu")
+        return torch.device(name)
+    raise BackendError(f"unknown device {name!r}: use cpu or cuda")
+
+
+@dataclass
+class Nudge:
+    """EqProp nudging of one population towards ``target``: adds ``-beta * (out - target)``,
+    the gradient of the cost ``||out - target||^2 / 2``, to its input."""
+
+    population: str
+    beta: float
+    target: torch.Tensor
+
+
+@dataclass
+class SimState:
+    """Everything that evolves: outputs, membranes and the output histories (delays, buffers)."""
+
+    t: int
+    out: dict[str, torch.Tensor]
+    v: dict[str, torch.Tensor]
+    hist: dict[str, RingBuffer]
+
+    def fork(self) -> "SimState":
+        """A copy that can advance independently (e.g. the two nudged phases from one free state)."""
+        return SimState(self.t, dict(self.out), dict(self.v), {k: rb.copy() for k, rb in self.hist.items()})
+
+
+@dataclass
+class Recording:
+    """Spike counts of a run. ``per_step[p]``: spikes of population ``p`` at each step summed over
+    the batch, shape (T,); ``per_neuron[p]``: totals per neuron, (N,); ``per_sample[p]``: totals
+    per sample, (B,); ``raster[p]``: (T, B, N) bool when asked for."""
+
+    per_step: dict[str, torch.Tensor] = field(default_factory=dict)
+    per_neuron: dict[str, torch.Tensor] = field(default_factory=dict)
+    per_sample: dict[str, torch.Tensor] = field(default_factory=dict)
+    raster: dict[str, torch.Tensor] = field(default_factory=dict)
+
+
+class TorchNetwork(torch.nn.Module):
+    """A validated graph as a torch module."""
+
+    def __init__(self, graph: Graph, device: str | torch.device | None = "cpu", dtype: torch.dtype = torch.float32):
+        super().__init__()
+        graph.validate()
+        self.graph = graph
+        self.device_ = resolve_device(device) if not isinstance(device, torch.device) else device
+        self.dtype = dtype
+        kw = dict(device=self.device_, dtype=dtype)
+        self.weights = torch.nn.ParameterDict(
+            {c.name: torch.nn.Parameter(torch.as_tensor(c.weight, **kw)) for c in graph.connections}
+        )
+        self.biases = torch.nn.ParameterDict(
+            {p.name: torch.nn.Parameter(torch.as_tensor(p.bias, **kw)) for p in graph.populations.values() if p.bias is not None}
+        )
+        self._masks = {c.name: torch.as_tensor(c.mask, device=self.device_, dtype=dtype) for c in graph.connections if c.mask is not None}
+        self._taps = {b.population: [float(w) for w in b.tap_weights()] for b in graph.buffers}
+        self._incoming = {p: list(graph.incoming(p)) for p in graph.populations}
+        self._order = _update_order(graph)
+        # Each population keeps as many past outputs as its longest outgoing delay or buffer needs.
+        depth = {p: 1 for p in graph.populations}
+        for c in graph.connections:
+            depth[c.pre] = max(depth[c.pre], c.delay)
+            if c.symmetric:
+                depth[c.post] = max(depth[c.post], c.delay)
+        for b in graph.buffers:
+            depth[b.population] = max(depth[b.population], b.depth)
+        self._depth = depth
+        # Global neuron offsets key the counter-based generator per population.
+        offsets, n = {}, 0
+        for p in graph.populations.values():
+            offsets[p.name], n = n, n + p.size
+        self._offsets, self._n_total = offsets, n
+        self._leaky = {
+            p.name: snn.Leaky(beta=float(p.param("beta")), threshold=float(p.param("threshold")),
+                              reset_mechanism=p.param("reset"), reset_delay=True).to(self.device_)
+            for p in graph.populations.values() if p.model == "lif"
+        }
+
+    # -- parameters ---------------------------------------------------------------------------
+    def effective_weights(self) -> dict[str, torch.Tensor]:
+        """Weights with sparsity masks applied (computed once per run, not per step)."""
+        return {k: (w * self._masks[k] if k in self._masks else w) for k, w in self.weights.items()}
+
+    def to_graph(self) -> Graph:
+        """A copy of the graph carrying this module's current parameters."""
+        g = copy.deepcopy(self.graph)
+        for c in g.connections:
+            c.weight = self.weights[c.name].detach().cpu().double().numpy().copy()
+        for name, b in self.biases.items():
+            g.populations[name].bias = b.detach().cpu().double().numpy().copy()
+        return g
+
+    # -- state --------------------------------------------------------------------------------
+    def init_state(self, batch: int, static: dict[str, torch.Tensor] | None = None) -> SimState:
+        """Zero state; inputs in ``static`` are treated as having been present forever."""
+        out, hist, v = {}, {}, {}
+        for p in self.graph.populations.values():
+            x = static[p.name] if static and p.name in static else torch.zeros(batch, p.size, device=self.device_, dtype=self.dtype)
+            out[p.name] = x
+            hist[p.name] = RingBuffer(self._depth[p.name], x)
+            if p.model in SPIKING_MODELS:
+                v[p.name] = torch.zeros(batch, p.size, device=self.device_, dtype=self.dtype)
+        return SimState(0, out, v, hist)
+
+    def static_drive(self, inputs: dict[str, torch.Tensor], weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """The constant part of each population's input when inputs do not change: bias plus
+        everything arriving from input populations. Saves the largest matmul of every step."""
+        drive = {}
+        for p in self.graph.state_populations():
+            d = self.biases[p.name] if p.name in self.biases else None
+            for c, transposed in self._incoming[p.name]:
+                if not transposed and self.graph.populations[c.pre].model == "input":
+                    term = inputs[c.pre] @ weights[c.name].T
+                    d = term if d is None else d + term
+            if d is not None:
+                drive[p.name] = d
+        return drive
+
+    # -- dynamics -----------------------------------------------------------------------------
+    def step(
+        self,
+        st: SimState,
+        inputs: dict[str, torch.Tensor],
+        weights: dict[str, torch.Tensor],
+        drive: dict[str, torch.Tensor] | None = None,
+        nudge: Nudge | None = None,
+        sample_ids: torch.Tensor | None = None,
+    ) -> SimState:
+        """Advance every population by one step and return the new state (``st`` is not mutated
+        in place, except for its history rings, so autograd can run through it)."""
+        new: dict[str, torch.Tensor] = {}
+        v_new = dict(st.v)
+        for name in self._order:
+            pop = self.graph.populations[name]
+            if pop.model == "input":
+                new[name] = inputs[name]
+                continue
+            u = _input_current(self, st, name, new, weights, drive)
+            if nudge is not None and nudge.population == name:
+                u = u - nudge.beta * (st.out[name] - nudge.target)
+            if pop.model in RATE_MODELS:
+                new[name] = rate_step(pop.model, u, st.out[name], float(pop.param("damping")))
+            elif pop.model == "lif":
+                new[name], v_new[name] = self._leaky[name](u, st.v[name])
+            elif pop.model == "stochastic":
+                draws = self._uniform(pop, st.t, sample_ids, u.shape[0])
+                new[name], v_new[name] = stochastic_step(
+                    u, st.v[name], st.out[name], draws, float(pop.param("beta")), float(pop.param("threshold")),
+                    float(pop.param("temperature")), pop.param("reset"))
+        for name, x in new.items():
+            st.hist[name].push(x)
+        return SimState(st.t + 1, new, v_new, st.hist)
+
+    def _uniform(self, pop, t: int, sample_ids: torch.Tensor | None, batch: int) -> torch.Tensor:
+        if sample_ids is None:
+            sample_ids = torch.arange(batch, device=self.device_)
+        idx = sample_ids.to(self.device_, torch.int64)[:, None] * self._n_total + self._offsets[pop.name]
+        idx = idx + torch.arange(pop.size, device=self.device_, dtype=torch.int64)[None, :]
+        return rng.uniform_torch(int(pop.param("seed")), t, idx, self.dtype)
+
+    def relax(
+        self,
+        inputs: dict[str, torch.Tensor],
+        steps: int,
+        tol: float | None = None,
+        state: SimState | None = None,
+        nudge: Nudge | None = None,
+        weights: dict[str, torch.Tensor] | None = None,
+    ) -> tuple[SimState, int]:
+        """Relax a rate network with static inputs for at most ``steps`` steps.
+
+        With ``tol``, stop once the largest output change stays below ``tol`` for as many
+        consecutive steps as the deepest history (so the toroidal buffers hold the equilibrium
+        too). Returns the state and the number of steps taken. Differentiable when called with
+        autograd enabled (BPTT); EqProp calls it under ``torch.no_grad()``.
+        """
+        weights = weights if weights is not None else self.effective_weights()
+        batch = next(iter(inputs.values())).shape[0]
+        st = state if state is not None else self.init_state(batch, static=inputs)
+        drive = self.static_drive(inputs, weights)
+        need = max(self._depth.values())
+        calm = 0
+        for k in range(1, steps + 1):
+            prev = st.out
+            st = self.step(st, inputs, weights, drive=drive, nudge=nudge)
+            if tol is not None:
+                delta = max(float((st.out[p.name] - prev[p.name]).abs().max()) for p in self.graph.state_populations())
+                calm = calm + 1 if delta < tol else 0
+                if calm >= need:
+                    return st, k
+        return st, steps
+
+    def run(
+        self,
+        input_fn: Callable[[int], dict[str, torch.Tensor]],
+        steps: int,
+        batch: int,
+        sample_ids: torch.Tensor | None = None,
+        raster: bool = False,
+        readout: str | None = None,
+        spiking_inputs: bool = True,
+    ) -> tuple[SimState, Recording, torch.Tensor | None]:
+        """Run ``steps`` steps with per-step inputs ``input_fn(t)``, counting spikes.
+
+        Spikes are counted for spiking populations, and for input populations when
+        ``spiking_inputs`` says the inputs are spike trains (not graded currents). Returns the
+        final state, the :class:`Recording` and, when ``readout`` names a population, the mean of
+        its output over the run (what spiking inference decodes).
+        """
+        weights = self.effective_weights()
+        st = self.init_state(batch)
+        spiking = [p.name for p in self.graph.populations.values()
+                   if p.model in SPIKING_MODELS or (p.model == "input" and spiking_inputs)]
+        per_step = {p: torch.zeros(steps, device=self.device_, dtype=torch.int64) for p in spiking}
+        per_neuron = {p: torch.zeros(self.graph.populations[p].size, device=self.device_, dtype=torch.float64) for p in spiking}
+        per_sample = {p: torch.zeros(batch, device=self.device_, dtype=torch.float64) for p in spiking}
+        rasters = {p: torch.zeros(steps, batch, self.graph.populations[p].size, device=self.device_, dtype=torch.bool) for p in spiking} if raster else {}
+        acc = None
+        with torch.no_grad():
+            for t in range(steps):
+                st = self.step(st, input_fn(t), weights, sample_ids=sample_ids)
+                for p in spiking:
+                    s = st.out[p]
+                    per_step[p][t] = s.sum().to(torch.int64)
+                    per_neuron[p] += s.sum(0, dtype=torch.float64)
+                    per_sample[p] += s.sum(1, dtype=torch.float64)
+                    if raster:
+                        rasters[p][t] = s > 0
+                if readout is not None:
+                    acc = st.out[readout] if acc is None else acc + st.out[readout]
+        rec = Recording(per_step, per_neuron, per_sample, rasters)
+        return st, rec, (acc / steps if acc is not None else None)
+
+
+def _input_current(net: TorchNetwork, st: SimState, name: str, new: dict, weights: dict, drive: dict | None) -> torch.Tensor:
+    """Bias + synaptic input + toroidal buffer feedback of population ``name`` at this step."""
+    pop = net.graph.populations[name]
+    u = drive.get(name) if drive is not None else (net.biases[name] if name in net.biases else None)
+    for c, transposed in net._incoming[name]:
+        src = c.post if transposed else c.pre
+        if drive is not None and not transposed and net.graph.populations[src].model == "input":
+            continue  # already in the static drive
+        x = new[src] if c.delay == 0 else st.hist[src].tap(c.delay - 1)
+        term = x @ weights[c.name] if transposed else x @ weights[c.name].T
+        u = term if u is None else u + term
+    if name in net._taps:
+        fb = st.hist[name].weighted_sum(net._taps[name])
+        u = fb if u is None else u + fb
+    if u is None:
+        u = torch.zeros_like(st.out[name])
+    elif u.dim() == 1:
+        u = u.expand_as(st.out[name])
+    return u
+
+
+def _update_order(graph: Graph) -> list[str]:
+    """Populations in an order where every delay-0 source comes before its target (validation
+    has excluded delay-0 cycles); inputs first, otherwise insertion order."""
+    names = list(graph.populations)
+    deps = {n: set() for n in names}
+    for c in graph.connections:
+        if c.delay == 0:
+            deps[c.post].add(c.pre)
+    order, done = [], set()
+    pending = sorted(names, key=lambda n: graph.populations[n].model != "input")
+    while pending:
+        for n in pending:
+            if deps[n] <= done:
+                order.append(n)
+                done.add(n)
+                pending.remove(n)
+                break
+        else:  # pragma: no cover - validate() rejects delay-0 cycles
+            raise BackendError("delay-0 cycle in graph")
+    return order
+
+
+def numpy_to_torch(x: np.ndarray, net: TorchNetwork) -> torch.Tensor:
+    return torch.as_tensor(x, device=net.device_, dtype=net.dtype)

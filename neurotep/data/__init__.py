@@ -1,0 +1,42 @@
+"""Data sets (embedded 8x8 digits, local MNIST IDX files) and spike encoders."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from neurotep.data.digits import SPLIT_SEED, TEST_SIZE, Dataset, load_digits_split
+from neurotep.data.encoders import ENCODINGS, check_batch, poisson_spikes_np, poisson_spikes_torch, rate_encode
+from neurotep.data.mnist import load_mnist_dir, read_idx
+from neurotep.errors import DataError
+
+DATASETS = ("digits", "mnist")
+
+
+def load_dataset(name: str, path: str | None = None) -> Dataset:
+    """Load a data set by name: "digits" (embedded, fixed split) or "mnist" (IDX files under ``path``)."""
+    if name == "digits":
+        return load_digits_split()
+    if name == "mnist":
+        if path is None:
+            raise DataError("dataset 'mnist' needs local files: pass --data-path DIR with the four MNIST IDX files")
+        return load_mnist_dir(path)
+    raise DataError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
+
+
+def one_hot(y: np.ndarray, n_classes: int) -> np.ndarray:
+    """float64 (n, n_classes) one-hot targets for integer labels in 0..n_classes-1."""
+    y = np.asarray(y)
+    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+        raise DataError(f"labels must be a 1-D integer array, got {y.ndim}-D {y.dtype}")
+    if y.size and (y.min() < 0 or y.max() >= n_classes):
+        raise DataError(f"labels must lie in 0..{n_classes - 1}, got range {y.min()}..{y.max()}")
+    out = np.zeros((y.size, n_classes), dtype=np.float64)
+    out[np.arange(y.size), y] = 1.0
+    return out
+
+
+__all__ = [
+    "DATASETS", "ENCODINGS", "SPLIT_SEED", "TEST_SIZE", "Dataset", "check_batch", "load_dataset",
+    "load_digits_split", "load_mnist_dir", "one_hot", "poisson_spikes_np", "poisson_spikes_torch",
+    "rate_encode", "read_idx",
+]

@@ -1,0 +1,26 @@
+"""User-facing errors.
+
+Every error a user can cause with bad input derives from :class:`NeurotepError`. The CLI prints
+its message as one line on stderr and exits with code 2, so messages must say what is wrong and
+how to fix it, in one sentence.
+"""
+
+
+class NeurotepError(Exception):
+    """Base class for errors caused by bad input or a missing resource."""
+
+
+class GraphError(NeurotepError):
+    """A graph is malformed: the message names the node and the exact problem."""
+
+
+class ModelFileError(NeurotepError):
+    """A saved network is missing, corrupt, truncated or of an unknown format version."""
+
+
+class DataError(NeurotepError):
+    """A data set is unknown, missing, or malformed."""
+
+
+class BackendError(NeurotepError):
+    """A backend or device was requested that is unknown or unavailable here."""

@@ -1,0 +1,75 @@
+"""The :class:`Graph` container: populations, connections, buffers and probes of one network."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+from neurotep.graph.nodes import Connection, Population, Probe, ToroidalBuffer
+
+
+@dataclass
+class Graph:
+    """A spiking process graph plus its parameters.
+
+    ``meta`` carries free-form JSON-serialisable facts about the network (the variant that built
+    it, its hyperparameters, training metrics); backends ignore it.
+    """
+
+    populations: dict[str, Population] = field(default_factory=dict)
+    connections: list[Connection] = field(default_factory=list)
+    buffers: list[ToroidalBuffer] = field(default_factory=list)
+    probes: list[Probe] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    # -- building -------------------------------------------------------------------------------
+    def add(self, node: Population | Connection | ToroidalBuffer | Probe) -> Any:
+        """Add a node and return it (so builders can keep a handle)."""
+        if isinstance(node, Population):
+            self.populations[node.name] = node
+        elif isinstance(node, Connection):
+            self.connections.append(node)
+        elif isinstance(node, ToroidalBuffer):
+            self.buffers.append(node)
+        elif isinstance(node, Probe):
+            self.probes.append(node)
+        else:
+            raise TypeError(f"cannot add {type(node).__name__} to a Graph")
+        return node
+
+    # -- queries --------------------------------------------------------------------------------
+    def connection(self, name: str) -> Connection:
+        for c in self.connections:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    def buffer_of(self, population: str) -> ToroidalBuffer | None:
+        for b in self.buffers:
+            if b.population == population:
+                return b
+        return None
+
+    def inputs(self) -> list[Population]:
+        return [p for p in self.populations.values() if p.model == "input"]
+
+    def state_populations(self) -> list[Population]:
+        """Populations with dynamics (everything but inputs), in insertion order."""
+        return [p for p in self.populations.values() if p.model != "input"]
+
+    def incoming(self, population: str) -> Iterator[tuple[Connection, bool]]:
+        """Connections that drive ``population``, with ``True`` where it is the transposed
+        (feedback) direction of a symmetric connection."""
+        for c in self.connections:
+            if c.post == population:
+                yield c, False
+            if c.symmetric and c.pre == population:
+                yield c, True
+
+    def validate(self) -> "Graph":
+        """Check the graph; raise :class:`~neurotep.errors.GraphError` naming the node and the
+        problem. Returns ``self`` so calls chain."""
+        from neurotep.graph.validate import validate_graph
+
+        validate_graph(self)
+        return self

@@ -1,0 +1,1 @@
+"""Learning rules: EqProp (symmetric two-phase), BPTT baseline, training loop."""

@@ -1,0 +1,21 @@
+"""Neuron and buffer dynamics, written once as plain array math (numpy or torch).
+
+Norse-style pure step functions: each takes the input current and the previous state and
+returns the new output and state. Backends call these; none re-implements them.
+"""
+
+from neurotep.neurons.buffer import RingBuffer
+from neurotep.neurons.lif import integrate, lif_step
+from neurotep.neurons.rate import activation, energy_term, rate_step
+from neurotep.neurons.stochastic import spike_probability, stochastic_step
+
+__all__ = [
+    "RingBuffer",
+    "integrate",
+    "lif_step",
+    "activation",
+    "energy_term",
+    "rate_step",
+    "spike_probability",
+    "stochastic_step",
+]

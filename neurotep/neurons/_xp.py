@@ -1,0 +1,32 @@
+"""The few array operations the neuron dynamics need, for numpy arrays and torch tensors alike.
+
+Dynamics are written once with these helpers and plain operators, so the torch backend and the
+numpy Lava process models run the same code.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def is_torch(x: Any) -> bool:
+    return type(x).__module__.startswith("torch")
+
+
+def clip(x: Any, lo: float, hi: float) -> Any:
+    return x.clamp(lo, hi) if is_torch(x) else np.clip(x, lo, hi)
+
+
+def tanh(x: Any) -> Any:
+    return x.tanh() if is_torch(x) else np.tanh(x)
+
+
+def sigmoid(x: Any) -> Any:
+    return x.sigmoid() if is_torch(x) else 1.0 / (1.0 + np.exp(-x))
+
+
+def as_float(mask: Any, like: Any) -> Any:
+    """A boolean array as 0/1 values of ``like``'s dtype."""
+    return mask.to(like.dtype) if is_torch(mask) else mask.astype(like.dtype)

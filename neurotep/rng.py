@@ -1,0 +1,57 @@
+"""Counter-based random numbers: ``uniform(seed, step, index)`` is a pure function.
+
+Stochastic neurons and Poisson encoders draw from a hash of (seed, step, neuron index) instead of
+a stateful generator, so every backend (numpy in Lava process models, torch on CPU or CUDA)
+produces bit-identical draws without sharing state. The hash is Chris Wellons' "lowbias32"
+integer mixer applied three times; arithmetic is done in int64 and masked to 32 bits, which
+numpy and torch evaluate identically (products of two 32-bit values wrap the same way in both).
+
+The uniform has 24 bits (``h >> 8`` divided by ``2**24``) so it is exact in float32 and float64,
+and comparisons ``u < p`` agree across precisions whenever ``p`` does.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+MASK32 = 0xFFFFFFFF
+_M1 = 0x7FEB352D
+_M2 = 0x846CA68B
+# Golden-ratio increments keep (seed, step, index) = (0, 0, 0) away from the hash's fixed point 0.
+_G_SEED = 0x9E3779B9
+_G_STEP = 0x85EBCA6B
+U24 = float(1 << 24)
+
+
+def _mix(x: Any) -> Any:
+    """lowbias32 on int64 arrays (numpy or torch) holding values in [0, 2**32)."""
+    x = x ^ (x >> 16)
+    x = (x * _M1) & MASK32
+    x = x ^ (x >> 15)
+    x = (x * _M2) & MASK32
+    x = x ^ (x >> 16)
+    return x
+
+
+def hash3(seed: int, step: int, index: Any) -> Any:
+    """32-bit hash of (seed, step, index); ``index`` is an int64 numpy array or torch tensor."""
+    s = _mix((int(seed) + _G_SEED) & MASK32)
+    s = _mix((s ^ ((int(step) + _G_STEP) & MASK32)) & MASK32)
+    return _mix((index & MASK32) ^ s)
+
+
+def uniform_np(seed: int, step: int, index: np.ndarray) -> np.ndarray:
+    """Uniform draws in [0, 1) as float64 for integer ``index`` (any shape)."""
+    idx = np.asarray(index, dtype=np.int64)
+    return (hash3(seed, step, idx) >> 8).astype(np.float64) / U24
+
+
+def uniform_torch(seed: int, step: int, index: "torch.Tensor", dtype: "torch.dtype | None" = None) -> "torch.Tensor":  # noqa: F821
+    """The same draws as :func:`uniform_np`, computed on ``index``'s device."""
+    import torch
+
+    idx = index.to(torch.int64)
+    out = (hash3(seed, step, idx) >> 8).to(dtype or torch.float32) / U24
+    return out
