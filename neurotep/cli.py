@@ -1,0 +1,155 @@
+"""The ``neurotep`` command line.
+
+Every user mistake ends as one line on stderr and exit code 2, with no partial output directory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from neurotep.errors import NeurotepError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line instead of usage + message
+        raise NeurotepError(f"{message} (see: {self.prog} --help)")
+
+
+def _print(obj: dict, as_json: bool, lines: list[str]) -> None:
+    print(json.dumps(obj, indent=2, default=str) if as_json else "\n".join(lines))
+
+
+def cmd_variants(args) -> None:
+    from neurotep import variants
+
+    rows = variants.describe()
+    _print({"variants": rows}, args.json, [f"{r['name']:<14} {r['description']}" for r in rows])
+
+
+def cmd_train(args) -> None:
+    from neurotep import variants
+    from neurotep.backends.torch import resolve_device
+    from neurotep.data import load_dataset
+    from neurotep.graph import save_graph
+    from neurotep.learning.train import train
+    from neurotep.outputs import atomic_dir, write_json
+
+    builder = variants.get(args.variant)
+    resolve_device(args.device)
+    data = load_dataset(args.dataset, args.data_path)
+    if args.epochs < 1:
+        raise NeurotepError(f"--epochs must be at least 1, got {args.epochs}")
+    graph = builder.build(n_in=data.n_features, n_out=data.n_classes, seed=args.seed)
+    result = train(graph, data, method=args.method, epochs=args.epochs, seed=args.seed, device=args.device,
+                   progress=not args.json)
+    metrics = dict(variant=args.variant, dataset=data.name, seed=args.seed, epochs=args.epochs,
+                   **{k: v for k, v in result.metrics.items() if k not in ("seed", "epochs")},
+                   split={"train": len(data.x_train), "test": len(data.x_test)}, history=result.history)
+    with atomic_dir(args.out) as tmp:
+        save_graph(result.graph, tmp / "model")
+        write_json(tmp / "metrics.json", metrics)
+    _print(metrics, args.json, [f"{args.variant} on {data.name}: test accuracy {metrics['test_accuracy']:.4f} "
+                                f"after {args.epochs} epochs ({metrics['train_seconds']:.1f} s); model in {args.out}"])
+
+
+def load_model(model_dir: str):
+    """A model directory written by ``neurotep train`` (or a bare saved graph)."""
+    from neurotep.errors import ModelFileError
+    from neurotep.graph import load_graph
+
+    p = Path(model_dir)
+    if not p.exists():
+        raise ModelFileError(f"model {model_dir!r} does not exist: train one with `neurotep train VARIANT --out DIR`")
+    return load_graph(p / "model" if (p / "model").exists() else p)
+
+
+def cmd_run(args) -> None:
+    from neurotep.data import load_dataset
+    from neurotep.outputs import atomic_dir, write_json
+    from neurotep.runner import run_model, save_recording
+
+    graph = load_model(args.model_dir)
+    data = load_dataset(args.dataset, args.data_path)
+    res = run_model(graph, data, backend=args.backend, samples=args.samples, steps=args.steps, spiking=args.spiking,
+                    encoding=args.encoding, device=args.device, raster=args.raster)
+    with atomic_dir(args.out) as tmp:
+        write_json(tmp / "run.json", res.summary)
+        if res.recording is not None:
+            save_recording(res.recording, tmp / "spikes.npz")
+    s = res.summary
+    _print(s, args.json, [f"{s['mode']} run on {s['executed_on']}: accuracy {s['test_accuracy']:.4f} on {s['samples']} "
+                          f"samples, {s['steps']} steps, {s['spikes_total']} spikes, {s['wall_seconds']:.2f} s; "
+                          f"results in {args.out}"])
+
+
+def cmd_demo(args) -> None:
+    from neurotep.demo import demo
+
+    demo(out=args.out, epochs=args.epochs, device=args.device, retrain=args.retrain)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="neurotep", description="TorEqProp models as spiking process graphs (Lava / snnTorch).")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    s = sub.add_parser("variants", help="list the model variants")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_variants)
+
+    s = sub.add_parser("train", help="train a variant and save the network")
+    s.add_argument("variant")
+    s.add_argument("--out", required=True, help="model directory to write")
+    s.add_argument("--dataset", default="digits", help="digits (embedded) or mnist (needs --data-path)")
+    s.add_argument("--data-path", default=None, help="directory with MNIST IDX files")
+    s.add_argument("--epochs", type=int, default=30)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--method", default="eqprop", help="eqprop (default) or bptt (the baseline)")
+    s.add_argument("--device", default="cpu", help="cpu or cuda")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_train)
+
+    s = sub.add_parser("run", help="run a trained network on the test split")
+    s.add_argument("model_dir")
+    s.add_argument("--backend", default="torch", help="torch (lava: coming)")
+    s.add_argument("--out", required=True, help="run directory to write (run.json, spikes.npz)")
+    s.add_argument("--dataset", default="digits")
+    s.add_argument("--data-path", default=None)
+    s.add_argument("--samples", type=int, default=None, help="number of test samples (default: all)")
+    s.add_argument("--steps", type=int, default=None, help="simulation steps (spiking default 200; rate: until converged)")
+    s.add_argument("--spiking", action="store_true", help="run the spiking mode of the network")
+    s.add_argument("--encoding", default="poisson", help="input encoding for spiking runs: poisson or current")
+    s.add_argument("--raster", action="store_true", help="also record full spike rasters")
+    s.add_argument("--device", default="cpu")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_run)
+
+    s = sub.add_parser("demo", help="the main job: train the base model on digits and run it, rate and spiking")
+    s.add_argument("--out", default="runs/demo")
+    s.add_argument("--epochs", type=int, default=30)
+    s.add_argument("--device", default="cpu")
+    s.add_argument("--retrain", action="store_true", help="train even if a cached model exists")
+    s.set_defaults(fn=cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        args.fn(args)
+    except NeurotepError as e:
+        print(f"neurotep: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("neurotep: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. `neurotep run ... --json | head`
+        sys.stderr.close()
+        return 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,28 @@
+"""neurotep's intermediate representation: the spiking process graph."""
+
+from neurotep.graph.graph import Graph
+from neurotep.graph.io import load_graph, save_graph
+from neurotep.graph.nodes import (
+    NEURON_MODELS,
+    RATE_MODELS,
+    SPIKING_MODELS,
+    Connection,
+    LearningRule,
+    Population,
+    Probe,
+    ToroidalBuffer,
+)
+
+__all__ = [
+    "Graph",
+    "Population",
+    "Connection",
+    "ToroidalBuffer",
+    "LearningRule",
+    "Probe",
+    "NEURON_MODELS",
+    "RATE_MODELS",
+    "SPIKING_MODELS",
+    "save_graph",
+    "load_graph",
+]

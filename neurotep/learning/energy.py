@@ -1,0 +1,44 @@
+"""The Hopfield-style energy of a rate graph, for diagnostics and tests.
+
+    E(s) = sum_p [ sum_i G_p(s_pi) - b_p.s_p - (c_p / 2) ||s_p||^2 ]
+           - sum_c s_post . W_c s_pre
+
+where ``G_p' = f_p^{-1}`` (:func:`neurotep.neurons.energy_term`), ``c_p`` is the loop gain of
+population p's toroidal buffer (at equilibrium every tap holds ``s_p``) and the sum over
+connections includes those from clamped inputs. Its gradient is ``f^{-1}(s) - u(s)`` with
+``u(s)`` the input current at equilibrium, so its stationary points are exactly the fixed points
+``s = f(u(s))`` of the damped dynamics (the box of the hard-sigmoid acting as a constraint).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from neurotep.backends.torch import TorchNetwork
+
+
+def _G(model: str, s: torch.Tensor) -> torch.Tensor:
+    if model in ("hard_sigmoid", "linear"):
+        return 0.5 * s**2
+    if model == "tanh":
+        s = s.clamp(-1 + 1e-12, 1 - 1e-12)
+        return s * torch.atanh(s) + 0.5 * torch.log1p(-(s**2))
+    raise ValueError(f"no energy term for neuron model {model!r}")
+
+
+def energy(net: TorchNetwork, states: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Energy per sample, shape (B,), for ``states`` holding every population (inputs included)."""
+    g = net.graph
+    weights = net.effective_weights()
+    e = 0.0
+    for p in g.state_populations():
+        s = states[p.name]
+        e = e + _G(p.model, s).sum(1)
+        if p.name in net.biases:
+            e = e - s @ net.biases[p.name]
+        buf = g.buffer_of(p.name)
+        if buf is not None:
+            e = e - 0.5 * buf.loop_gain() * (s**2).sum(1)
+    for c in g.connections:
+        e = e - ((states[c.pre] @ weights[c.name].T) * states[c.post]).sum(1)
+    return e
