@@ -1,0 +1,112 @@
+"""The CLI contract: names and JSON keys, and bad input -> one line on stderr, exit 2, no output."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from neurotep.cli import main
+
+
+def _fail(capsys, argv, match):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and err.startswith("neurotep: error:") and match in err, err
+    assert "Traceback" not in err
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("m") / "model"
+    assert main(["train", "toreqprop", "--out", str(out), "--epochs", "1", "--json"]) == 0
+    return out
+
+
+def test_variants_json(capsys):
+    assert main(["variants", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["variants"]
+    assert {"name": "toreqprop"}.items() <= rows[0].items() and rows[0]["description"]
+
+
+def test_train_writes_model_and_metrics(model_dir):
+    m = json.loads((model_dir / "metrics.json").read_text())
+    for key in ("variant", "dataset", "seed", "epochs", "test_accuracy", "train_seconds"):
+        assert key in m
+    assert m["variant"] == "toreqprop" and m["dataset"] == "digits" and 0.5 < m["test_accuracy"] <= 1
+    assert (model_dir / "model" / "graph.json").exists()
+
+
+@pytest.mark.parametrize("spiking", [False, True])
+def test_run_writes_run_json(model_dir, tmp_path, capsys, spiking):
+    out = tmp_path / "run"
+    argv = ["run", str(model_dir), "--backend", "torch", "--out", str(out), "--samples", "50", "--json"]
+    assert main(argv + (["--spiking", "--steps", "40"] if spiking else [])) == 0
+    r = json.loads((out / "run.json").read_text())
+    assert json.loads(capsys.readouterr().out) == r
+    for key in ("backend", "samples", "steps", "test_accuracy", "spikes_total", "wall_seconds", "populations"):
+        assert key in r
+    assert r["samples"] == 50 and set(r["populations"]) == {"x", "h0", "y"}
+    assert all({"neurons", "spikes"} <= set(p) for p in r["populations"].values())
+    if spiking:
+        assert r["steps"] == 40 and r["spikes_total"] > 0 and (out / "spikes.npz").exists()
+        with np.load(out / "spikes.npz", allow_pickle=False) as z:
+            assert int(z["per_step/h0"].sum()) == r["populations"]["h0"]["spikes"]
+
+
+def test_unknown_variant(capsys, tmp_path):
+    _fail(capsys, ["train", "nope", "--out", str(tmp_path / "o")], "unknown variant 'nope'")
+    assert not (tmp_path / "o").exists()
+
+
+def test_unknown_dataset(capsys, tmp_path):
+    _fail(capsys, ["train", "toreqprop", "--out", str(tmp_path / "o"), "--dataset", "cifar"], "cifar")
+    assert not (tmp_path / "o").exists()
+
+
+def test_mnist_without_path(capsys, tmp_path):
+    _fail(capsys, ["train", "toreqprop", "--out", str(tmp_path / "o"), "--dataset", "mnist"], "--data-path")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_cuda_absent(capsys, tmp_path):
+    _fail(capsys, ["train", "toreqprop", "--out", str(tmp_path / "o"), "--device", "cuda"], "no CUDA GPU")
+    assert not (tmp_path / "o").exists()
+
+
+def test_missing_model(capsys, tmp_path):
+    _fail(capsys, ["run", str(tmp_path / "absent"), "--out", str(tmp_path / "r")], "does not exist")
+    assert not (tmp_path / "r").exists()
+
+
+def test_corrupt_model(capsys, tmp_path, model_dir):
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(model_dir, bad)
+    arr = bad / "model" / "arrays.npz"
+    data = bytearray(arr.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    arr.write_bytes(bytes(data))
+    _fail(capsys, ["run", str(bad), "--out", str(tmp_path / "r")], "corrupt")
+    assert not (tmp_path / "r").exists()
+
+
+def test_unknown_backend_and_bad_samples(capsys, tmp_path, model_dir):
+    _fail(capsys, ["run", str(model_dir), "--out", str(tmp_path / "r"), "--backend", "tpu"], "unknown backend 'tpu'")
+    _fail(capsys, ["run", str(model_dir), "--out", str(tmp_path / "r"), "--samples", "0"], "--samples")
+    _fail(capsys, ["run", str(model_dir), "--out", str(tmp_path / "r"), "--spiking", "--encoding", "morse"], "encoding")
+    assert not (tmp_path / "r").exists()
+
+
+def test_argument_errors_are_one_line(capsys):
+    _fail(capsys, ["train", "toreqprop"], "--out")
+    _fail(capsys, ["frobnicate"], "invalid choice")
+
+
+def test_entry_point_exit_code(tmp_path):
+    p = subprocess.run([sys.executable, "-m", "neurotep.cli", "run", str(tmp_path / "x"), "--out", str(tmp_path / "y")],
+                       capture_output=True, text=True)
+    assert p.returncode == 2 and p.stderr.count("\n") == 1 and "does not exist" in p.stderr
