@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="model directory to write")
     s.add_argument("--dataset", default="digits", help="digits (embedded) or mnist (needs --data-path)")
     s.add_argument("--data-path", default=None, help="directory with MNIST IDX files")
-    s.add_argument("--epochs", type=int, default=30)
+    s.add_argument("--epochs", type=int, default=40)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--method", default="eqprop", help="eqprop (default) or bptt (the baseline)")
     s.add_argument("--device", default="cpu", help="cpu or cuda")
@@ -128,7 +128,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("demo", help="the main job: train the base model on digits and run it, rate and spiking")
     s.add_argument("--out", default="runs/demo")
-    s.add_argument("--epochs", type=int, default=30)
+    s.add_argument("--epochs", type=int, default=40)
     s.add_argument("--device", default="cpu")
     s.add_argument("--retrain", action="store_true", help="train even if a cached model exists")
     s.set_defaults(fn=cmd_demo)

@@ -28,7 +28,7 @@ def _cached(model_dir: Path, epochs: int, seed: int):
     return g if (t.get("epochs"), t.get("seed"), t.get("method")) == (epochs, seed, "eqprop") else None
 
 
-def demo(out: str = "runs/demo", epochs: int = 30, device: str = "cpu", retrain: bool = False, seed: int = 0) -> dict:
+def demo(out: str = "runs/demo", epochs: int = 40, device: str = "cpu", retrain: bool = False, seed: int = 0) -> dict:
     out_dir = Path(out)
     data = load_digits_split()
     graph = None if retrain else _cached(out_dir / "model", epochs, seed)
