@@ -72,7 +72,7 @@ def eqprop_gradients(net: TorchNetwork, x: torch.Tensor, target: torch.Tensor, c
                 continue
             gw = scale * (plus[c.post].T @ plus[c.pre] - minus[c.post].T @ minus[c.pre])
             if c.mask is not None:
-                gw = gw * net._masks[c.name]
+                gw = gw * net.masks[c.name]
             grads[f"weight:{c.name}"] = gw
         for name in net.biases:
             grads[f"bias:{name}"] = scale * (plus[name] - minus[name]).sum(0)

@@ -16,7 +16,7 @@ def _equilibrium_map(net: TorchNetwork, x: torch.Tensor, s: dict, weights: dict)
     its fixed points are the network's equilibria."""
     inp = net.graph.meta["input"]
     full = {**s, inp: x}
-    st = SimState(0, full, {}, {k: RingBuffer(net._depth[k], v) for k, v in full.items()})
+    st = SimState(0, full, {}, {k: RingBuffer(net.history_depth[k], v) for k, v in full.items()})
     new = net.step(st, {inp: x}, weights, drive=net.static_drive({inp: x}, weights))
     return {k: new.out[k] for k in s}
 

@@ -92,7 +92,7 @@ class TorchNetwork(torch.nn.Module):
         self.biases = torch.nn.ParameterDict(
             {p.name: torch.nn.Parameter(torch.as_tensor(p.bias, **kw)) for p in graph.populations.values() if p.bias is not None}
         )
-        self._masks = {c.name: torch.as_tensor(c.mask, device=self.device_, dtype=dtype) for c in graph.connections if c.mask is not None}
+        self.masks = {c.name: torch.as_tensor(c.mask, device=self.device_, dtype=dtype) for c in graph.connections if c.mask is not None}
         self._taps = {b.population: [float(w) for w in b.tap_weights()] for b in graph.buffers}
         self._incoming = {p: list(graph.incoming(p)) for p in graph.populations}
         self._order = _update_order(graph)
@@ -104,7 +104,7 @@ class TorchNetwork(torch.nn.Module):
                 depth[c.post] = max(depth[c.post], c.delay)
         for b in graph.buffers:
             depth[b.population] = max(depth[b.population], b.depth)
-        self._depth = depth
+        self.history_depth = depth
         # Global neuron offsets key the counter-based generator per population.
         offsets, n = {}, 0
         for p in graph.populations.values():
@@ -119,7 +119,7 @@ class TorchNetwork(torch.nn.Module):
     # -- parameters ---------------------------------------------------------------------------
     def effective_weights(self) -> dict[str, torch.Tensor]:
         """Weights with sparsity masks applied (computed once per run, not per step)."""
-        return {k: (w * self._masks[k] if k in self._masks else w) for k, w in self.weights.items()}
+        return {k: (w * self.masks[k] if k in self.masks else w) for k, w in self.weights.items()}
 
     def to_graph(self) -> Graph:
         """A copy of the graph carrying this module's current parameters."""
@@ -137,7 +137,7 @@ class TorchNetwork(torch.nn.Module):
         for p in self.graph.populations.values():
             x = static[p.name] if static and p.name in static else torch.zeros(batch, p.size, device=self.device_, dtype=self.dtype)
             out[p.name] = x
-            hist[p.name] = RingBuffer(self._depth[p.name], x)
+            hist[p.name] = RingBuffer(self.history_depth[p.name], x)
             if p.model in SPIKING_MODELS:
                 v[p.name] = torch.zeros(batch, p.size, device=self.device_, dtype=self.dtype)
         return SimState(0, out, v, hist)
@@ -218,7 +218,7 @@ class TorchNetwork(torch.nn.Module):
         batch = next(iter(inputs.values())).shape[0]
         st = state if state is not None else self.init_state(batch, static=inputs)
         drive = self.static_drive(inputs, weights)
-        need = max(self._depth.values())
+        need = max(self.history_depth.values())
         calm = 0
         for k in range(1, steps + 1):
             prev = st.out
