@@ -26,9 +26,10 @@ def test_connection_delay_delivers_exactly_d_steps_later(delay):
     impulse = lambda t: {"x": torch.tensor([[1.0 if t == 0 else 0.0]])}  # noqa: E731
     st, seen = net.init_state(1), []
     w = net.effective_weights()
-    for t in range(6):
-        st = net.step(st, impulse(t), w)
-        seen.append(float(st.out["a"]))
+    with torch.no_grad():
+        for t in range(6):
+            st = net.step(st, impulse(t), w)
+            seen.append(float(st.out["a"]))
     assert seen == [2.0 if t == delay else 0.0 for t in range(6)]
 
 
@@ -40,12 +41,14 @@ def test_toroidal_buffer_feedback_by_hand():
     g.meta.update(input="x", output="a")
     net = TorchNetwork(g, dtype=torch.float64)
     st, w, seen = net.init_state(1), net.effective_weights(), []
-    for _ in range(4):
-        st = net.step(st, {"x": torch.zeros(1, 1, dtype=torch.float64)}, w)
-        seen.append(float(st.out["a"]))
+    with torch.no_grad():
+        for _ in range(4):
+            st = net.step(st, {"x": torch.zeros(1, 1, dtype=torch.float64)}, w)
+            seen.append(float(st.out["a"]))
     # a_t = 1 + 0.2 * (a_{t-1} + 0.5 a_{t-2} + 0.25 a_{t-3})
     assert np.allclose(seen, [1.0, 1.2, 1.34, 1.438])
-    st, _ = net.relax({"x": torch.zeros(1, 1, dtype=torch.float64)}, 500, tol=1e-12)
+    with torch.no_grad():
+        st, _ = net.relax({"x": torch.zeros(1, 1, dtype=torch.float64)}, 500, tol=1e-12)
     assert float(st.out["a"]) == pytest.approx(1 / (1 - 0.2 * 1.75))  # fixed point a = 1 / (1 - loop gain)
 
 

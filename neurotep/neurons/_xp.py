@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from scipy.special import expit
 
 
 def is_torch(x: Any) -> bool:
@@ -24,7 +25,7 @@ def tanh(x: Any) -> Any:
 
 
 def sigmoid(x: Any) -> Any:
-    return x.sigmoid() if is_torch(x) else 1.0 / (1.0 + np.exp(-x))
+    return x.sigmoid() if is_torch(x) else expit(x)  # expit: no overflow at low temperature
 
 
 def as_float(mask: Any, like: Any) -> Any:

@@ -224,7 +224,7 @@ class TorchNetwork(torch.nn.Module):
             prev = st.out
             st = self.step(st, inputs, weights, drive=drive, nudge=nudge)
             if tol is not None:
-                delta = max(float((st.out[p.name] - prev[p.name]).abs().max()) for p in self.graph.state_populations())
+                delta = max(float((st.out[p.name] - prev[p.name]).detach().abs().max()) for p in self.graph.state_populations())
                 calm = calm + 1 if delta < tol else 0
                 if calm >= need:
                     return st, k

@@ -1,0 +1,8 @@
+"""neurotep's benchmarks: ``python -m benchmarks [NAME ...] [--quick] [--json-out FILE]``.
+
+Each benchmark is a module with ``run(quick: bool) -> dict`` that prints a short table and returns
+its measured figures; the runner adds the environment and writes ``benchmarks/results/<name>.json``
+(``<name>.quick.json`` for ``--quick`` runs). See ``benchmarks/README.md``.
+"""
+
+BENCHMARKS = ("accuracy", "gradient", "memory", "spiking", "step_time")

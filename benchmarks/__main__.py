@@ -1,0 +1,49 @@
+"""``python -m benchmarks [NAME ...] [--quick] [--json-out FILE]``: run benchmarks one after the
+other (never in parallel: they share the CPU and would distort each other's timings)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+import time
+
+from benchmarks import BENCHMARKS
+from benchmarks.common import command, environment, loadavg, write_result
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    ap.add_argument("names", nargs="*", metavar="NAME", help=f"benchmarks to run (default: all): {', '.join(BENCHMARKS)}")
+    ap.add_argument("--quick", action="store_true", help="small settings for a smoke test (results go to <name>.quick.json)")
+    ap.add_argument("--json-out", metavar="FILE", help="also write every result of this invocation to FILE")
+    args = ap.parse_args(argv)
+    names = args.names or list(BENCHMARKS)
+    unknown = [n for n in names if n not in BENCHMARKS]
+    if unknown:
+        ap.error(f"unknown benchmark(s) {', '.join(unknown)}; known: {', '.join(BENCHMARKS)}")
+    env = environment()
+    combined = {}
+    for name in names:
+        cmd = command(name, args.quick)
+        print(f"\n=== {name} ===\nreproduce: {cmd}", flush=True)
+        mod = importlib.import_module(f"benchmarks.{name}")
+        load0, t0 = loadavg(), time.perf_counter()
+        figures = mod.run(args.quick)
+        seconds = time.perf_counter() - t0
+        payload = dict(benchmark=name, command=cmd, quick=args.quick, seconds=round(seconds, 2),
+                       loadavg_before=load0, loadavg_after=loadavg(), environment=env, **figures)
+        path = write_result(name, args.quick, payload)
+        print(f"({name}: {seconds:.1f} s; written {path})", flush=True)
+        combined[name] = payload
+    if args.json_out:
+        with open(args.json_out, "w") as f:
+            json.dump(combined, f, indent=2, default=str)
+            f.write("\n")
+        print(f"all results written to {args.json_out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
