@@ -74,7 +74,7 @@ def cmd_run(args) -> None:
     graph = load_model(args.model_dir)
     data = load_dataset(args.dataset, args.data_path)
     res = run_model(graph, data, backend=args.backend, samples=args.samples, steps=args.steps, spiking=args.spiking,
-                    encoding=args.encoding, device=args.device, raster=args.raster)
+                    encoding=args.encoding, device=args.device, raster=args.raster, neuron=args.neuron)
     with atomic_dir(args.out) as tmp:
         write_json(tmp / "run.json", res.summary)
         if res.recording is not None:
@@ -121,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--steps", type=int, default=None, help="simulation steps (spiking default 200; rate: until converged)")
     s.add_argument("--spiking", action="store_true", help="run the spiking mode of the network")
     s.add_argument("--encoding", default="poisson", help="input encoding for spiking runs: poisson or current")
+    s.add_argument("--neuron", default="lif", help="spiking neuron for hidden units: lif (integrate-and-fire) or stochastic")
     s.add_argument("--raster", action="store_true", help="also record full spike rasters")
     s.add_argument("--device", default="cpu")
     s.add_argument("--json", action="store_true")
