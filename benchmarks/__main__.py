@@ -10,7 +10,7 @@ import sys
 import time
 
 from benchmarks import BENCHMARKS
-from benchmarks.common import command, environment, loadavg, write_result
+from benchmarks.common import ForeignCpu, command, environment, loadavg, wait_idle, write_result
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,6 +18,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("names", nargs="*", metavar="NAME", help=f"benchmarks to run (default: all): {', '.join(BENCHMARKS)}")
     ap.add_argument("--quick", action="store_true", help="small settings for a smoke test (results go to <name>.quick.json)")
     ap.add_argument("--json-out", metavar="FILE", help="also write every result of this invocation to FILE")
+    ap.add_argument("--wait-idle", type=float, default=0.0, metavar="SECONDS",
+                    help="before each benchmark, wait up to SECONDS until other processes leave the CPU idle "
+                         "(for shared machines; default: do not wait)")
     args = ap.parse_args(argv)
     names = args.names or list(BENCHMARKS)
     unknown = [n for n in names if n not in BENCHMARKS]
@@ -29,13 +32,21 @@ def main(argv: list[str] | None = None) -> int:
         cmd = command(name, args.quick)
         print(f"\n=== {name} ===\nreproduce: {cmd}", flush=True)
         mod = importlib.import_module(f"benchmarks.{name}")
-        load0, t0 = loadavg(), time.perf_counter()
-        figures = mod.run(args.quick)
-        seconds = time.perf_counter() - t0
+        waited = wait_idle(args.wait_idle) if args.wait_idle > 0 else 0.0
+        load0 = loadavg()
+        with ForeignCpu() as fc:
+            figures = mod.run(args.quick)
+        seconds = fc.wall
+        foreign = None if fc.seconds is None else round(fc.seconds, 1)
         payload = dict(benchmark=name, command=cmd, quick=args.quick, seconds=round(seconds, 2),
-                       loadavg_before=load0, loadavg_after=loadavg(), environment=env, **figures)
+                       loadavg_before=load0, loadavg_after=loadavg(), waited_for_idle_seconds=round(waited, 1),
+                       other_processes_cpu_seconds=foreign, environment=env, **figures)
         path = write_result(name, args.quick, payload)
-        print(f"({name}: {seconds:.1f} s; written {path})", flush=True)
+        note = ""
+        if foreign is not None and foreign > 0.05 * seconds:
+            note = (f"; WARNING: other processes used {foreign:.0f} CPU-seconds meanwhile "
+                    f"({100 * foreign / seconds:.0f} % of a core): timings are distorted")
+        print(f"({name}: {seconds:.1f} s; written {path}{note})", flush=True)
         combined[name] = payload
     if args.json_out:
         with open(args.json_out, "w") as f:

@@ -68,6 +68,54 @@ def loadavg() -> list[float] | None:
         return None
 
 
+def _busy_seconds() -> float | None:
+    """CPU seconds all processes have spent busy since boot (Linux ``/proc/stat``), or None."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(v) for v in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_seconds() -> float:
+    import resource
+
+    s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
+
+
+class ForeignCpu:
+    """CPU seconds used by OTHER processes while a block runs: on a shared 2-core machine this
+    says whether timings were taken under contention (None where /proc/stat is missing)."""
+
+    def __enter__(self):
+        self.busy0, self.own0, self.t0 = _busy_seconds(), _own_seconds(), time.perf_counter()
+        return self
+
+    def __exit__(self, *exc):
+        busy1, own1 = _busy_seconds(), _own_seconds()
+        self.wall = time.perf_counter() - self.t0
+        self.seconds = None if busy1 is None or self.busy0 is None else max(0.0, (busy1 - self.busy0) - (own1 - self.own0))
+
+
+def wait_idle(max_wait: float, threshold: float = 0.15, window: float = 5.0) -> float:
+    """Wait until other processes use less than ``threshold`` of one core over ``window`` seconds
+    (at most ``max_wait`` seconds); returns the seconds waited."""
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < max_wait:
+        b0 = _busy_seconds()
+        if b0 is None:
+            return 0.0
+        own0 = _own_seconds()
+        time.sleep(window)
+        other = (_busy_seconds() - b0) - (_own_seconds() - own0)
+        if other / window < threshold:
+            break
+    return time.perf_counter() - t0
+
+
 def result_path(name: str, quick: bool) -> Path:
     """``results/<name>.json`` for default runs; quick runs go to ``results/<name>.quick.json`` so
     they never overwrite the real measurements."""

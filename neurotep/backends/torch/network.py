@@ -251,24 +251,32 @@ class TorchNetwork(torch.nn.Module):
         st = self.init_state(batch)
         spiking = [p.name for p in self.graph.populations.values()
                    if p.model in SPIKING_MODELS or (p.model == "input" and spiking_inputs)]
-        per_step = {p: torch.zeros(steps, device=self.device_, dtype=torch.int64) for p in spiking}
-        per_neuron = {p: torch.zeros(self.graph.populations[p].size, device=self.device_, dtype=torch.float64) for p in spiking}
-        per_sample = {p: torch.zeros(batch, device=self.device_, dtype=torch.float64) for p in spiking}
-        rasters = {p: torch.zeros(steps, batch, self.graph.populations[p].size, device=self.device_, dtype=torch.bool) for p in spiking} if raster else {}
+        # Per step only one reduction, one copy and one add per population: spikes per sample go
+        # into a (T, B) table and spikes accumulate per (sample, neuron); the per-step,
+        # per-sample and per-neuron totals are derived once at the end. float32 holds these
+        # counts exactly up to 2**24.
+        size = {p: self.graph.populations[p].size for p in spiking}
+        table = {p: torch.zeros(steps, batch, device=self.device_, dtype=self.dtype) for p in spiking}
+        acc_bn = {p: torch.zeros(batch, size[p], device=self.device_, dtype=self.dtype) for p in spiking}
+        rasters = {p: torch.zeros(steps, batch, size[p], device=self.device_, dtype=torch.bool) for p in spiking} if raster else {}
         acc = None
         with torch.no_grad():
             for t in range(steps):
                 st = self.step(st, input_fn(t), weights, sample_ids=sample_ids)
                 for p in spiking:
                     s = st.out[p]
-                    per_step[p][t] = s.sum().to(torch.int64)
-                    per_neuron[p] += s.sum(0, dtype=torch.float64)
-                    per_sample[p] += s.sum(1, dtype=torch.float64)
+                    torch.sum(s, 1, out=table[p][t])
+                    acc_bn[p] += s
                     if raster:
                         rasters[p][t] = s > 0
                 if readout is not None:
                     acc = st.out[readout] if acc is None else acc + st.out[readout]
-        rec = Recording(per_step, per_neuron, per_sample, rasters)
+        rec = Recording(
+            per_step={p: table[p].sum(1, dtype=torch.float64).round().to(torch.int64) for p in spiking},
+            per_neuron={p: acc_bn[p].sum(0, dtype=torch.float64) for p in spiking},
+            per_sample={p: table[p].sum(0, dtype=torch.float64) for p in spiking},
+            raster=rasters,
+        )
         return st, rec, (acc / steps if acc is not None else None)
 
 
