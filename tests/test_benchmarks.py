@@ -1,0 +1,27 @@
+"""The benchmarks keep running: a quick smoke run of the cheap ones (the real figures come from
+`python -m benchmarks` and live in benchmarks/results/ and docs/claims.md)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_quick_benchmarks_run_and_report(tmp_path):
+    out = tmp_path / "all.json"
+    p = subprocess.run([sys.executable, "-m", "benchmarks", "step_time", "gradient", "--quick", "--json-out", str(out)],
+                       cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "reproduce:" in p.stdout
+    step = json.loads((ROOT / "benchmarks/results/step_time.quick.json").read_text())
+    for row in step["results"]:  # same spikes as snnTorch's own loop, same delay semantics
+        assert row["per_neuron_counts_equal"] and row["spikes_neurotep_run"] == row["spikes_snntorch"] > 0
+        assert row["delay1_input_equals_snntorch_shifted_input"]
+    grad = json.loads((ROOT / "benchmarks/results/gradient.quick.json").read_text())
+    assert grad["min_cos_small_beta"] >= 0.999
+    assert out.exists()
