@@ -132,15 +132,13 @@ def write_result(name: str, quick: bool, payload: dict) -> Path:
 
 
 def _jsonable(x: Any) -> Any:
-    import numpy as np
+    """neurotep's JSON conversion, falling back to ``str`` for anything else a result holds."""
+    from neurotep.outputs import jsonable
 
-    if isinstance(x, np.generic):
-        return x.item()
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    if isinstance(x, Path):
+    try:
+        return jsonable(x)
+    except TypeError:
         return str(x)
-    return str(x)
 
 
 # -- printing ---------------------------------------------------------------------------------

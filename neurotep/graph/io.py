@@ -19,7 +19,6 @@ import hashlib
 import io
 import json
 import os
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ import numpy as np
 from neurotep.errors import GraphError, ModelFileError
 from neurotep.graph.graph import Graph
 from neurotep.graph.nodes import Connection, LearningRule, Population, Probe, ToroidalBuffer
+from neurotep.outputs import atomic_dir
 
 FORMAT_NAME = "neurotep-graph"
 FORMAT_VERSION = 1
@@ -158,34 +158,15 @@ def _save_dir(target: Path, doc: dict[str, Any], arrays: dict[str, np.ndarray]) 
             (target / GRAPH_JSON).is_file() or not any(target.iterdir()))):
         raise ModelFileError(f"{target}: exists and is not a saved neurotep graph; "
                              "refusing to overwrite it")
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    old = None
-    try:
-        buf = io.BytesIO()
-        np.savez(buf, **arrays)
-        data = buf.getvalue()
-        doc["arrays_sha256"] = hashlib.sha256(data).hexdigest()
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    data = buf.getvalue()
+    doc["arrays_sha256"] = hashlib.sha256(data).hexdigest()
+    with atomic_dir(target) as tmp:
         for name, content in ((ARRAYS_NPZ, data), (GRAPH_JSON, _json_bytes(doc))):
             with open(tmp / name, "wb") as f:
                 f.write(content)
                 os.fsync(f.fileno())
-        if target.exists():
-            # rename() cannot replace a non-empty directory: move the old one aside first.
-            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-            os.replace(target, old)
-        try:
-            os.replace(tmp, target)
-        except BaseException:
-            if old is not None:
-                os.replace(old, target)  # put the previous model back
-                old = None
-            raise
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    finally:
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
 
 
 # -- loading -------------------------------------------------------------------------------------
