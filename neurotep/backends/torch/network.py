@@ -181,7 +181,8 @@ class TorchNetwork(torch.nn.Module):
             if pop.model in RATE_MODELS:
                 new[name] = rate_step(pop.model, u, st.out[name], float(pop.param("damping")))
             elif pop.model == "lif":
-                new[name], v_new[name] = self._leaky[name](u, st.v[name])
+                spk, v_new[name] = self._leaky[name](u, st.v[name])
+                new[name] = spk.to(self.dtype)  # snnTorch's spike function always returns float32
             elif pop.model == "stochastic":
                 draws = self._uniform(pop, st.t, sample_ids, u.shape[0])
                 new[name], v_new[name] = stochastic_step(

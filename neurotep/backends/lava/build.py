@@ -1,0 +1,43 @@
+"""Instantiate a :class:`~neurotep.backends.lava.plan.LavaPlan` as connected Lava processes."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import numpy as np
+from scipy.sparse import csr_matrix
+
+from neurotep.backends.lava.plan import LavaPlan
+
+
+def _cls(path: str):
+    module, name = path.rsplit(".", 1)
+    return getattr(importlib.import_module(module), name)
+
+
+def build(plan: LavaPlan, inputs: dict[str, np.ndarray], steps: int, record_dir: Path) -> dict:
+    """Create every process of ``plan`` and connect them. ``inputs[pop]`` is the input played by
+    the source of input population ``pop``, shape (steps, batch, N). Returns processes by name."""
+    procs = {}
+    for spec in plan.procs:
+        cls = _cls(spec.lava_class)
+        if spec.kind == "source":
+            data = inputs[spec.population]
+            procs[spec.name] = cls(data=data.reshape(steps, -1).T.astype(np.float64))
+        elif spec.kind == "lif":
+            procs[spec.name] = cls(shape=spec.shape, bias_mant=spec.arrays["bias_mant"], name=spec.name, **spec.params)
+        elif spec.kind == "dense":
+            procs[spec.name] = cls(weights=spec.arrays["weights"], name=spec.name, **spec.params)
+        elif spec.kind in ("sparse", "delay_sparse"):
+            params = dict(spec.params)
+            if spec.kind == "delay_sparse":
+                params["delays"] = params.pop("delay")
+            procs[spec.name] = cls(weights=csr_matrix(spec.arrays["weights"]), name=spec.name, **params)  # no-op if sparse
+        elif spec.kind == "recorder":
+            procs[spec.name] = cls(shape=spec.shape, steps=steps, path=str(record_dir / f"{spec.population}.npz"), **spec.params)
+        else:  # neurotep's own neuron and buffer processes
+            procs[spec.name] = cls(shape=spec.shape, **spec.params, **spec.arrays)
+    for link in plan.links:
+        getattr(procs[link.src], link.src_port).connect(getattr(procs[link.dst], link.dst_port))
+    return procs

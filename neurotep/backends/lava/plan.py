@@ -1,0 +1,194 @@
+"""Compiling a graph into a Lava process graph, first as plain data (a :class:`LavaPlan`).
+
+The plan names every Lava process, its class, shape and parameters, and every port-to-port link;
+``neurotep compile --to lava`` prints it and :mod:`neurotep.backends.lava.build` instantiates it.
+
+Mapping (floating point; Lava's own processes wherever they express the model exactly):
+
+* input population -> ``lava.proc.io.source.RingBuffer`` playing the encoded input, step by step;
+* ``lif`` with zero reset -> Lava's ``LIF`` with ``du = 1`` (the current is this step's input),
+  ``dv = 1 - beta``, ``vth = threshold``: Lava zeroes ``v`` within the step of a spike, which gives
+  the same spike train as neurotep's delayed zero reset;
+* ``lif`` with subtractive reset, ``stochastic`` and rate units -> neurotep processes (Lava has no
+  subtractive-reset LIF, no sigmoid-threshold stochastic neuron and no damped rate unit);
+* a connection with delay 1 -> ``Dense`` (one sample) or a block-diagonal ``Sparse`` (a batch run
+  as independent copies); Lava's connection processes send the previous step's accumulation, which
+  is exactly neurotep's one-step delay. Longer delays -> ``DelaySparse``. A symmetric connection
+  becomes two processes (``W`` and ``W.T``). Delay 0 cannot be expressed: Loihi synapses always
+  add a step;
+* a toroidal buffer -> one neurotep process holding the ring (K ``DelaySparse`` taps would express
+  it too, at the cost of K processes per population, each adding ~0.15 ms per step here);
+* recording -> one neurotep ``Recorder`` per recorded population, counting spikes per step, per
+  neuron and per sample inside the simulation.
+
+A batch of B samples runs as B independent copies of every population (sample-major layout:
+index ``b * N + n``), so one Lava run serves a whole batch with exactly the torch semantics.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from neurotep.errors import BackendError
+from neurotep.graph import RATE_MODELS, Graph
+
+PRECISIONS = ("float",)
+
+
+@dataclass
+class ProcSpec:
+    name: str
+    kind: str  # source | lif | sub_lif | stochastic | rate | dense | sparse | delay_sparse | torus | recorder
+    lava_class: str
+    shape: tuple[int, ...]
+    params: dict[str, Any] = field(default_factory=dict)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+    population: str | None = None
+
+
+@dataclass
+class LinkSpec:
+    src: str
+    src_port: str
+    dst: str
+    dst_port: str
+
+
+@dataclass
+class LavaPlan:
+    procs: list[ProcSpec]
+    links: list[LinkSpec]
+    batch: int
+    precision: str
+    populations: dict[str, str]  # population -> name of the process that holds its neurons
+    recorders: dict[str, str]  # population -> name of its recorder process
+
+    def proc(self, name: str) -> ProcSpec:
+        return next(p for p in self.procs if p.name == name)
+
+    def describe(self) -> dict:
+        """A JSON-friendly summary: processes (class, shape, synapses), links."""
+        procs = []
+        for p in self.procs:
+            row = {"name": p.name, "class": p.lava_class, "shape": list(p.shape)}
+            if "weights" in p.arrays:
+                w = p.arrays["weights"]
+                row["synapses"] = int(w.nnz if sp.issparse(w) else np.count_nonzero(w))
+            if p.population:
+                row["population"] = p.population
+            procs.append(row)
+        links = [f"{l.src}.{l.src_port} -> {l.dst}.{l.dst_port}" for l in self.links]
+        return {"batch": self.batch, "precision": self.precision, "processes": procs, "links": links}
+
+
+_OURS = "neurotep.backends.lava.procs.processes."
+_NEURON_CLASS = {
+    "lif": "lava.proc.lif.process.LIF",
+    "sub_lif": _OURS + "SubtractiveLIF",
+    "stochastic": _OURS + "StochasticNeurons",
+    "rate": _OURS + "RateUnits",
+}
+
+
+def compile_graph(graph: Graph, batch: int = 1, precision: str = "float", record: list[str] | None = None,
+                  sample_ids: np.ndarray | None = None, spiking_inputs: bool = True) -> LavaPlan:
+    """Compile ``graph`` for a batch of ``batch`` samples.
+
+    ``record`` lists populations to count (default: every spiking population, plus inputs when
+    ``spiking_inputs``, plus the graph's output population as a readout). ``sample_ids`` (dataset
+    indices) key the stochastic neurons' counter-based draws exactly as on the torch path.
+    """
+    graph.validate()
+    if precision not in PRECISIONS:
+        raise BackendError(f"precision {precision!r} is not available on the lava backend yet: use {', '.join(PRECISIONS)}")
+    if batch < 1:
+        raise BackendError(f"batch must be >= 1, got {batch}")
+    ids = np.arange(batch, dtype=np.int64) if sample_ids is None else np.asarray(sample_ids, dtype=np.int64)
+    if ids.shape != (batch,):
+        raise BackendError(f"sample_ids must have shape ({batch},), got {ids.shape}")
+    offsets, n_total = {}, 0
+    for p in graph.populations.values():
+        offsets[p.name], n_total = n_total, n_total + p.size
+
+    procs: list[ProcSpec] = []
+    links: list[LinkSpec] = []
+    holder: dict[str, str] = {}
+    for p in graph.populations.values():
+        shape = (batch * p.size,)
+        bias = np.tile(p.bias, batch) if p.bias is not None else np.zeros(shape)
+        name = f"pop_{p.name}"
+        if p.model == "input":
+            procs.append(ProcSpec(name, "source", "lava.proc.io.source.RingBuffer", shape, population=p.name))
+        elif p.model == "lif" and p.param("reset") == "zero":
+            procs.append(ProcSpec(name, "lif", _NEURON_CLASS["lif"], shape, population=p.name,
+                                  params=dict(du=1.0, dv=1.0 - float(p.param("beta")), vth=float(p.param("threshold"))),
+                                  arrays=dict(bias_mant=bias)))
+        elif p.model == "lif":
+            procs.append(ProcSpec(name, "sub_lif", _NEURON_CLASS["sub_lif"], shape, population=p.name,
+                                  params=dict(beta=float(p.param("beta")), threshold=float(p.param("threshold"))),
+                                  arrays=dict(bias=bias)))
+        elif p.model == "stochastic":
+            index = (ids[:, None] * n_total + offsets[p.name] + np.arange(p.size)[None, :]).reshape(-1)
+            procs.append(ProcSpec(name, "stochastic", _NEURON_CLASS["stochastic"], shape, population=p.name,
+                                  params={k: p.param(k) for k in ("beta", "threshold", "temperature", "reset", "seed")},
+                                  arrays=dict(bias=bias, index=index)))
+        elif p.model in RATE_MODELS:
+            procs.append(ProcSpec(name, "rate", _NEURON_CLASS["rate"], shape, population=p.name,
+                                  params=dict(model=p.model, damping=float(p.param("damping"))), arrays=dict(bias=bias)))
+        else:  # pragma: no cover - validate() knows every model
+            raise BackendError(f"population {p.name!r}: no Lava mapping for neuron model {p.model!r}")
+        holder[p.name] = name
+
+    def graded(pop: str) -> bool:
+        m = graph.populations[pop].model
+        return m in RATE_MODELS or (m == "input" and not spiking_inputs)
+
+    for c in graph.connections:
+        if c.delay < 1:
+            raise BackendError(f"connection {c.name!r} ({c.pre} -> {c.post}) has delay 0, which Lava cannot express: "
+                               "every Loihi synapse adds one step; give it delay >= 1")
+        w = c.weight * c.mask if c.mask is not None else c.weight
+        directions = [(c.pre, c.post, w, c.name)]
+        if c.symmetric:
+            directions.append((c.post, c.pre, w.T, c.name + "_T"))
+        for src, dst, wd, name in directions:
+            # One copy per sample: block-diagonal, kept sparse (a dense one would not fit in memory).
+            big = sp.kron(sp.identity(batch, format="csr"), sp.csr_matrix(wd), format="csr") if batch > 1 \
+                else np.asarray(wd, dtype=np.float64)
+            bits = 24 if graded(src) else 0
+            if c.delay == 1:
+                kind, cls = ("dense", "lava.proc.dense.process.Dense") if batch == 1 else ("sparse", "lava.proc.sparse.process.Sparse")
+                params = dict(num_message_bits=bits)
+            else:
+                kind, cls = "delay_sparse", "lava.proc.sparse.process.DelaySparse"
+                params = dict(num_message_bits=bits, delay=c.delay - 1)
+            procs.append(ProcSpec(f"conn_{name}", kind, cls, big.shape, params=params, arrays=dict(weights=big)))
+            links.append(LinkSpec(holder[src], "s_out", f"conn_{name}", "s_in"))
+            links.append(LinkSpec(f"conn_{name}", "a_out", holder[dst], "a_in"))
+
+    for b in graph.buffers:
+        n = batch * graph.populations[b.population].size
+        procs.append(ProcSpec(f"torus_{b.population}", "torus", _OURS + "ToroidalBuffer", (n,), population=b.population,
+                              params=dict(taps=[float(w) for w in b.tap_weights()])))
+        links.append(LinkSpec(holder[b.population], "s_out", f"torus_{b.population}", "s_in"))
+        links.append(LinkSpec(f"torus_{b.population}", "a_out", holder[b.population], "a_in"))
+
+    if record is None:
+        out = graph.meta.get("output")
+        record = [p.name for p in graph.populations.values()
+                  if p.model in ("lif", "stochastic") or (p.model == "input" and spiking_inputs) or p.name == out]
+    recorders = {}
+    for pop in record:
+        if pop not in graph.populations:
+            raise BackendError(f"cannot record unknown population {pop!r}")
+        size = graph.populations[pop].size
+        name = f"rec_{pop}"
+        procs.append(ProcSpec(name, "recorder", _OURS + "Recorder", (batch * size,), population=pop,
+                              params=dict(batch=batch, size=size, readout=pop == graph.meta.get("output"))))
+        links.append(LinkSpec(holder[pop], "s_out", name, "s_in"))
+        recorders[pop] = name
+    return LavaPlan(procs, links, batch, precision, holder, recorders)

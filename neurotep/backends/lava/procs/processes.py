@@ -1,0 +1,67 @@
+"""Lava Processes for what Lava lacks: subtractive-reset LIF, HTSEP's stochastic neuron, damped
+rate units, the toroidal buffer and a cheap spike recorder. Interfaces only; the dynamics are in
+``models.py`` (which calls :mod:`neurotep.neurons`)."""
+
+from __future__ import annotations
+
+import numpy as np
+from lava.magma.core.process.ports.ports import InPort, OutPort
+from lava.magma.core.process.process import AbstractProcess
+from lava.magma.core.process.variable import Var
+
+
+class _Neurons(AbstractProcess):
+    """Common interface: synaptic input ``a_in``, output ``s_out`` (spikes or graded values),
+    per-neuron ``bias`` and the previous output ``s``."""
+
+    def __init__(self, *, shape: tuple[int, ...], bias: np.ndarray, **params) -> None:
+        super().__init__(shape=shape, bias=bias, **params)
+        self.a_in = InPort(shape=shape)
+        self.s_out = OutPort(shape=shape)
+        self.bias = Var(shape=shape, init=bias)
+        self.s = Var(shape=shape, init=0.0)
+
+
+class SubtractiveLIF(_Neurons):
+    """LIF with subtractive reset in neurotep's (snnTorch's) convention; params beta, threshold."""
+
+    def __init__(self, *, shape, bias, beta: float, threshold: float) -> None:
+        super().__init__(shape=shape, bias=bias, beta=beta, threshold=threshold)
+        self.v = Var(shape=shape, init=0.0)
+
+
+class StochasticNeurons(_Neurons):
+    """HTSEP's stochastic spiking neuron; ``index`` keys the counter-based generator per neuron."""
+
+    def __init__(self, *, shape, bias, index: np.ndarray, beta: float, threshold: float, temperature: float,
+                 reset: str, seed: int) -> None:
+        super().__init__(shape=shape, bias=bias, index=index, beta=beta, threshold=threshold,
+                         temperature=temperature, reset=reset, seed=seed)
+        self.v = Var(shape=shape, init=0.0)
+
+
+class RateUnits(_Neurons):
+    """Damped rate units (hard_sigmoid, tanh, linear) sending graded values."""
+
+    def __init__(self, *, shape, bias, model: str, damping: float) -> None:
+        super().__init__(shape=shape, bias=bias, model=model, damping=damping)
+
+
+class ToroidalBuffer(AbstractProcess):
+    """The last K values received, fed back as ``sum_j taps[j] * x(t-1-j)`` (a connection-like
+    process: it sends before it receives, adding one step like Dense)."""
+
+    def __init__(self, *, shape: tuple[int, ...], taps: list[float]) -> None:
+        super().__init__(shape=shape, taps=taps)
+        self.s_in = InPort(shape=shape)
+        self.a_out = OutPort(shape=shape)
+
+
+class Recorder(AbstractProcess):
+    """Counts what a population emits, per step, per sample and per neuron, and (for a readout)
+    sums its values over time. It writes its arrays to ``path`` at step ``steps``: ``Var.get``
+    moves data element by element (~25 us each), which would dominate a run."""
+
+    def __init__(self, *, shape: tuple[int, ...], batch: int, size: int, readout: bool, steps: int, path: str) -> None:
+        super().__init__(shape=shape, batch=batch, size=size, readout=readout, steps=steps, path=path)
+        self.s_in = InPort(shape=shape)

@@ -1,0 +1,83 @@
+"""Running a graph on Lava from the user's process: each simulation runs in a worker process in
+its own session (:mod:`neurotep.backends.lava.worker`), and the whole process group is killed
+after it ends, on a timeout, on Ctrl-C and on any error, so no Lava process outlives a run."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from neurotep.backends.torch import Recording
+from neurotep.errors import BackendError
+from neurotep.graph import Graph, save_graph
+
+TAGS = {"float": "floating_pt", "fixed": "fixed_pt"}
+DEFAULT_TIMEOUT = 1800.0
+
+
+def _kill_group(pid: int) -> None:
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            return
+        time.sleep(0.2)
+
+
+def run_lava(graph: Graph, inputs: dict[str, np.ndarray], steps: int, sample_ids: np.ndarray,
+             spiking_inputs: bool = True, precision: str = "float", timeout: float | None = DEFAULT_TIMEOUT):
+    """Simulate ``graph`` on Loihi2SimCfg for ``steps`` steps with ``inputs[pop]`` of shape
+    (steps, batch, N). Returns ``(Recording, readout mean or None, info)`` like the torch path."""
+    if precision not in TAGS:
+        raise BackendError(f"unknown precision {precision!r}: use float or fixed")
+    batch = len(sample_ids)
+    with tempfile.TemporaryDirectory(prefix="neurotep-lava-") as tmp:
+        job = Path(tmp)
+        save_graph(graph, job / "graph")
+        np.savez(job / "inputs.npz", **inputs)
+        (job / "job.json").write_text(json.dumps(dict(batch=batch, steps=steps, precision=precision, tag=TAGS[precision],
+                                                      sample_ids=[int(i) for i in sample_ids], spiking_inputs=spiking_inputs)))
+        with open(job / "worker.log", "wb") as log:
+            proc = subprocess.Popen([sys.executable, "-m", "neurotep.backends.lava.worker", str(job)],
+                                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                raise BackendError(f"the Lava simulation did not finish within {timeout:.0f} s and was stopped") from None
+            finally:  # also on Ctrl-C: nothing of the simulation may survive
+                _kill_group(proc.pid)
+                proc.wait()
+        res_file = job / "result.json"
+        if not res_file.exists():
+            tail = (job / "worker.log").read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
+            raise BackendError(f"the Lava worker died (exit code {proc.returncode}): {tail[0]}")
+        res = json.loads(res_file.read_text())
+        if not res["ok"]:
+            if os.environ.get("NEUROTEP_DEBUG"):
+                print(res.get("traceback", ""), file=sys.stderr)
+            raise BackendError(f"the Lava simulation failed: {res['error']} (set NEUROTEP_DEBUG=1 for the traceback)")
+        rec, readout = Recording(), None
+        out = graph.meta.get("output")
+        for f in sorted((job / "records").glob("*.npz")):
+            pop = f.stem
+            with np.load(f, allow_pickle=False) as z:
+                table = z["table"]
+                rec.per_step[pop] = torch.as_tensor(np.rint(table.sum(1)).astype(np.int64))
+                rec.per_sample[pop] = torch.as_tensor(table.sum(0))
+                rec.per_neuron[pop] = torch.as_tensor(z["per_neuron"])
+                if pop == out and "acc" in z.files:
+                    readout = torch.as_tensor(z["acc"] / steps)
+        if out is not None and out in rec.per_step and graph.populations[out].model not in ("lif", "stochastic"):
+            # the readout is recorded for its values, not as spikes
+            for d in (rec.per_step, rec.per_sample, rec.per_neuron):
+                d.pop(out)
+    return rec, readout, res

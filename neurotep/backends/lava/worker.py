@@ -1,0 +1,68 @@
+"""One Lava simulation, run as ``python -m neurotep.backends.lava.worker JOB_DIR``.
+
+The parent (:mod:`neurotep.backends.lava.runner`) starts this in its own process session, so
+that on a timeout, Ctrl-C or an error it can kill the whole group: Lava's own worker processes
+survive their parent otherwise. The job directory holds ``graph/`` (a saved graph), ``job.json``
+and ``inputs.npz``; the worker writes ``records/<population>.npz`` and ``result.json``.
+"""
+
+from __future__ import annotations
+
+# Lava sets the multiprocessing start method to "fork" when its processes are imported; do it first.
+import lava.magma.core.run_configs  # noqa: F401,I001
+from lava.magma.core.run_conditions import RunSteps
+from lava.magma.core.run_configs import Loihi2SimCfg
+
+import json
+import logging
+import sys
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+from neurotep.backends.lava.build import build
+from neurotep.backends.lava.plan import compile_graph
+from neurotep.graph import load_graph
+
+
+def main(job_dir: str) -> int:
+    job = Path(job_dir)
+    spec = json.loads((job / "job.json").read_text())
+    result = {"ok": False}
+    procs, ran = None, False
+    try:
+        graph = load_graph(job / "graph")
+        with np.load(job / "inputs.npz", allow_pickle=False) as z:
+            inputs = {k: z[k] for k in z.files}
+        plan = compile_graph(graph, batch=spec["batch"], precision=spec["precision"],
+                             sample_ids=np.asarray(spec["sample_ids"]), spiking_inputs=spec["spiking_inputs"])
+        (job / "records").mkdir(exist_ok=True)
+        t0 = time.perf_counter()
+        procs = build(plan, inputs, spec["steps"], job / "records")
+        t_build = time.perf_counter() - t0
+        anchor = next(iter(procs.values()))
+        t0 = time.perf_counter()
+        anchor.run(condition=RunSteps(num_steps=spec["steps"]), run_cfg=Loihi2SimCfg(select_tag=spec["tag"]))
+        t_run = time.perf_counter() - t0
+        ran = True
+        result = {"ok": True, "build_seconds": t_build, "run_seconds": t_run, "processes": len(procs)}
+    except BaseException as e:  # report everything, including the workers' tracebacks Lava only logs
+        result = {"ok": False, "error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()}
+    finally:
+        # After a failed run stop() can hang forever (LAVA-NOTES): leave the cleanup to the parent,
+        # which kills this process group.
+        if procs and ran:
+            try:
+                next(iter(procs.values())).stop()
+            except BaseException as e:  # the parent kills the group if this hangs or fails
+                result.setdefault("stop_error", f"{type(e).__name__}: {e}")
+        for h in list(logging.getLogger().handlers):  # every Lava Process adds one
+            logging.getLogger().removeHandler(h)
+        (job / "result.json").write_text(json.dumps(result))
+    return 0 if result["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1]))
