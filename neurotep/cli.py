@@ -74,7 +74,8 @@ def cmd_run(args) -> None:
     graph = load_model(args.model_dir)
     data = load_dataset(args.dataset, args.data_path)
     res = run_model(graph, data, backend=args.backend, samples=args.samples, steps=args.steps, spiking=args.spiking,
-                    encoding=args.encoding, device=args.device, raster=args.raster, neuron=args.neuron)
+                    encoding=args.encoding, device=args.device, raster=args.raster, neuron=args.neuron,
+                    precision=args.precision, hardware=args.hardware)
     with atomic_dir(args.out) as tmp:
         write_json(tmp / "run.json", res.summary)
         if res.recording is not None:
@@ -113,7 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("run", help="run a trained network on the test split")
     s.add_argument("model_dir")
-    s.add_argument("--backend", default="torch", help="torch (lava: coming)")
+    s.add_argument("--backend", default="torch", help="torch (snnTorch reference path) or lava (Loihi 2 simulator)")
+    s.add_argument("--precision", default="float", help="float (fixed: coming)")
+    s.add_argument("--hardware", default=None, help="loihi2: run on a Loihi 2 board when lava-loihi and a board are present")
     s.add_argument("--out", required=True, help="run directory to write (run.json, spikes.npz)")
     s.add_argument("--dataset", default="digits")
     s.add_argument("--data-path", default=None)

@@ -1,4 +1,5 @@
-"""Inference runs: a trained graph on a data set's test split, rate or spiking, with spike counts."""
+"""Inference runs: a trained graph on a data set's test split, on the torch path or on Lava, in
+rate or spiking mode, with spike counts. Both backends produce the same ``run.json`` keys."""
 
 from __future__ import annotations
 
@@ -9,14 +10,16 @@ import numpy as np
 import torch
 
 from neurotep.backends.torch import Recording, TorchNetwork
-from neurotep.data import Dataset, check_batch, poisson_spikes_torch
+from neurotep.data import Dataset, check_batch, poisson_spikes_torch, rate_encode
 from neurotep.data.encoders import ENCODINGS
 from neurotep.errors import BackendError, DataError
 from neurotep.graph import Graph
 from neurotep.graph.transforms import rate_to_spiking
 from neurotep.learning.eqprop import EqPropConfig
 
+BACKENDS = ("torch", "lava")
 DEFAULT_SPIKING_STEPS = 200
+LAVA_BATCH = 64  # samples per Lava simulation (each batch runs as independent copies)
 # Seed of the Poisson input encoder; distinct from stochastic neurons' seeds (see encoders).
 ENCODER_SEED = 1
 
@@ -27,65 +30,128 @@ class RunOutput:
     recording: Recording | None
 
 
-def run_model(graph: Graph, data: Dataset, backend: str = "torch", samples: int | None = None,
-              steps: int | None = None, spiking: bool = False, encoding: str = "poisson",
-              device: str = "cpu", raster: bool = False, neuron: str = "lif") -> RunOutput:
-    """Run ``graph`` on the first ``samples`` test images and summarise accuracy and spikes."""
-    if backend != "torch":
-        if backend == "lava":
-            raise BackendError("the lava backend is not available in this version yet; use --backend torch")
+def _check(backend: str, encoding: str, samples: int | None, data: Dataset) -> int:
+    if backend not in BACKENDS:
         raise BackendError(f"unknown backend {backend!r}: use torch or lava")
     if encoding not in ENCODINGS:
         raise DataError(f"unknown encoding {encoding!r}: use one of {', '.join(ENCODINGS)}")
     n = len(data.x_test) if samples is None else samples
     if not 1 <= n <= len(data.x_test):
         raise DataError(f"--samples must be between 1 and {len(data.x_test)} (the test split), got {n}")
+    return n
+
+
+def _executed_on(backend: str, device: str, hardware: str | None) -> str:
+    if backend == "torch":
+        return f"torch-{torch.device(device).type}"
+    if hardware == "loihi2":
+        from neurotep.hardware import detect_loihi2
+
+        found = detect_loihi2()
+        if not found["available"]:
+            print(f"neurotep: Loihi 2 hardware not available ({found['reason']}); running on the Loihi 2 simulator (Loihi2SimCfg)")
+        else:  # pragma: no cover - needs Intel's lava-loihi and a board
+            raise BackendError("Loihi 2 hardware was found, but neurotep's hardware run path (Loihi2HwCfg) is not implemented yet")
+    elif hardware not in (None, "loihi2-sim"):
+        raise BackendError(f"unknown hardware {hardware!r}: use loihi2")
+    return "loihi2-sim"
+
+
+def run_model(graph: Graph, data: Dataset, backend: str = "torch", samples: int | None = None,
+              steps: int | None = None, spiking: bool = False, encoding: str = "poisson",
+              device: str = "cpu", raster: bool = False, neuron: str = "lif", precision: str = "float",
+              hardware: str | None = None) -> RunOutput:
+    """Run ``graph`` on the first ``samples`` test images and summarise accuracy and spikes.
+
+    Rate mode relaxes the rate network (on torch until converged, on Lava for the model's
+    ``free_steps``) and decodes the final output; spiking mode runs ``steps`` steps of the spiking
+    form (:func:`~neurotep.graph.transforms.rate_to_spiking`) and decodes the output's mean.
+    """
+    n = _check(backend, encoding, samples, data)
+    if precision != "float":
+        raise BackendError(f"precision {precision!r} is not available yet: use float")
+    executed_on = _executed_on(backend, device, hardware)
     x, y = data.x_test[:n], data.y_test[:n]
     inp, out = graph.meta["input"], graph.meta["output"]
     check_batch(x, graph.populations[inp].size)
-    ids = torch.as_tensor(data.test_index[:n], dtype=torch.int64)
+    ids = np.asarray(data.test_index[:n], dtype=np.int64)
+    g = rate_to_spiking(graph, neuron=neuron) if spiking else graph
+    spiking_inputs = spiking and encoding == "poisson"
     t0 = time.perf_counter()
-    if spiking:
-        g = rate_to_spiking(graph, neuron=neuron)
-        net = TorchNetwork(g, device=device)
-        steps = steps or DEFAULT_SPIKING_STEPS
-        xt = torch.as_tensor(x, device=net.device_, dtype=net.dtype)
-        ids = ids.to(net.device_)
-        if encoding == "poisson":
-            def input_fn(t):
-                return {inp: poisson_spikes_torch(xt, t, ENCODER_SEED, ids)}
-        else:
-            def input_fn(t):
-                return {inp: xt}
-        _, rec, y_mean = net.run(input_fn, steps, len(x), sample_ids=ids, raster=raster, readout=out,
-                                 spiking_inputs=encoding == "poisson")
-        pred = y_mean.argmax(1).cpu().numpy()
-        steps_taken = steps
+    if backend == "torch":
+        pred, rec, steps_taken = _run_torch(g, x, ids, steps, spiking, spiking_inputs, device, raster)
     else:
-        net = TorchNetwork(graph, device=device)
-        cfg = EqPropConfig.from_meta(graph.meta)
-        max_steps = steps or cfg.free_steps
-        with torch.no_grad():
-            xt = torch.as_tensor(x, device=net.device_, dtype=net.dtype)
-            st, steps_taken = net.relax({inp: xt}, max_steps, cfg.tol if steps is None else None)
-        pred = st.out[out].argmax(1).cpu().numpy()
-        rec = None
-    if net.device_.type == "cuda":
-        torch.cuda.synchronize()
+        pred, rec, steps_taken = _run_lava(g, x, ids, steps, spiking, spiking_inputs, precision, raster)
     wall = time.perf_counter() - t0
     pops = {}
-    for p in graph.populations.values():
+    for p in g.populations.values():
         spikes = int(rec.per_neuron[p.name].sum().item()) if rec is not None and p.name in rec.per_neuron else 0
-        pops[p.name] = {"neurons": p.size, "model": (g if spiking else graph).populations[p.name].model, "spikes": spikes,
-                        "spikes_per_neuron_per_step": spikes / (p.size * len(x) * steps_taken)}
+        pops[p.name] = {"neurons": p.size, "model": p.model, "spikes": spikes,
+                        "spikes_per_neuron_per_step": spikes / (p.size * n * steps_taken)}
     summary = dict(
-        backend=backend, executed_on=f"torch-{net.device_.type}", precision="float", device=str(net.device_),
+        backend=backend, executed_on=executed_on, precision=precision, device=device if backend == "torch" else "cpu",
         mode="spiking" if spiking else "rate", encoding=encoding if spiking else "current",
-        variant=graph.meta.get("variant"), dataset=data.name, samples=len(x), steps=int(steps_taken),
+        variant=graph.meta.get("variant"), dataset=data.name, samples=n, steps=int(steps_taken),
         test_accuracy=float((pred == y).mean()), spikes_total=int(sum(p["spikes"] for p in pops.values())),
         wall_seconds=wall, populations=pops,
     )
     return RunOutput(summary, rec)
+
+
+def _run_torch(g, x, ids, steps, spiking, spiking_inputs, device, raster):
+    inp, out = g.meta["input"], g.meta["output"]
+    net = TorchNetwork(g, device=device)
+    xt = torch.as_tensor(x, device=net.device_, dtype=net.dtype)
+    if spiking:
+        steps = steps or DEFAULT_SPIKING_STEPS
+        tid = torch.as_tensor(ids, device=net.device_)
+        if spiking_inputs:
+            def input_fn(t):
+                return {inp: poisson_spikes_torch(xt, t, ENCODER_SEED, tid)}
+        else:
+            def input_fn(t):
+                return {inp: xt}
+        _, rec, y_mean = net.run(input_fn, steps, len(x), sample_ids=tid, raster=raster, readout=out,
+                                 spiking_inputs=spiking_inputs)
+        pred = y_mean.argmax(1).cpu().numpy()
+    else:
+        cfg = EqPropConfig.from_meta(g.meta)
+        with torch.no_grad():
+            st, steps = net.relax({inp: xt}, steps or cfg.free_steps, cfg.tol if steps is None else None)
+        pred, rec = st.out[out].argmax(1).cpu().numpy(), None
+    if net.device_.type == "cuda":
+        torch.cuda.synchronize()
+    return pred, rec, steps
+
+
+def _run_lava(g, x, ids, steps, spiking, spiking_inputs, precision, raster):
+    from neurotep.backends.lava.runner import run_lava
+
+    inp = g.meta["input"]
+    steps = steps or (DEFAULT_SPIKING_STEPS if spiking else EqPropConfig.from_meta(g.meta).free_steps)
+    preds, recs = [], []
+    for i in range(0, len(x), LAVA_BATCH):
+        xb, idb = x[i:i + LAVA_BATCH], ids[i:i + LAVA_BATCH]
+        if spiking_inputs:
+            data = rate_encode(xb, steps, ENCODER_SEED, idb).astype(np.float64)
+        else:
+            data = xb[None].astype(np.float64)  # one frame: a constant input
+        rec, readout, _ = run_lava(g, {inp: data}, steps, idb, spiking_inputs=spiking_inputs, precision=precision,
+                                   raster=raster)
+        preds.append(readout["mean" if spiking else "last"].argmax(1).numpy())
+        recs.append(rec)
+    return np.concatenate(preds), _merge(recs) if spiking else None, steps
+
+
+def _merge(recs: list[Recording]) -> Recording:
+    """Recordings of consecutive batches as one."""
+    first = recs[0]
+    return Recording(
+        per_step={p: sum(r.per_step[p] for r in recs) for p in first.per_step},
+        per_neuron={p: sum(r.per_neuron[p] for r in recs) for p in first.per_neuron},
+        per_sample={p: torch.cat([r.per_sample[p] for r in recs]) for p in first.per_sample},
+        raster={p: torch.cat([r.raster[p] for r in recs], dim=1) for p in first.raster},
+    )
 
 
 def save_recording(rec: Recording, path) -> None:

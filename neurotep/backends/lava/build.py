@@ -18,13 +18,14 @@ def _cls(path: str):
 
 def build(plan: LavaPlan, inputs: dict[str, np.ndarray], steps: int, record_dir: Path) -> dict:
     """Create every process of ``plan`` and connect them. ``inputs[pop]`` is the input played by
-    the source of input population ``pop``, shape (steps, batch, N). Returns processes by name."""
+    the source of input population ``pop``, shape (frames, batch, N); Lava's source plays the
+    frames cyclically, so one frame is a constant input. Returns processes by name."""
     procs = {}
     for spec in plan.procs:
         cls = _cls(spec.lava_class)
         if spec.kind == "source":
             data = inputs[spec.population]
-            procs[spec.name] = cls(data=data.reshape(steps, -1).T.astype(np.float64))
+            procs[spec.name] = cls(data=data.reshape(data.shape[0], -1).T.astype(np.float64))
         elif spec.kind == "lif":
             procs[spec.name] = cls(shape=spec.shape, bias_mant=spec.arrays["bias_mant"], name=spec.name, **spec.params)
         elif spec.kind == "dense":

@@ -95,7 +95,7 @@ _NEURON_CLASS = {
 
 
 def compile_graph(graph: Graph, batch: int = 1, precision: str = "float", record: list[str] | None = None,
-                  sample_ids: np.ndarray | None = None, spiking_inputs: bool = True) -> LavaPlan:
+                  sample_ids: np.ndarray | None = None, spiking_inputs: bool = True, raster: bool = False) -> LavaPlan:
     """Compile ``graph`` for a batch of ``batch`` samples.
 
     ``record`` lists populations to count (default: every spiking population, plus inputs when
@@ -188,7 +188,8 @@ def compile_graph(graph: Graph, batch: int = 1, precision: str = "float", record
         size = graph.populations[pop].size
         name = f"rec_{pop}"
         procs.append(ProcSpec(name, "recorder", _OURS + "Recorder", (batch * size,), population=pop,
-                              params=dict(batch=batch, size=size, readout=pop == graph.meta.get("output"))))
+                              params=dict(batch=batch, size=size, readout=pop == graph.meta.get("output"),
+                                          raster=raster and graph.populations[pop].model in ("lif", "stochastic", "input"))))
         links.append(LinkSpec(holder[pop], "s_out", name, "s_in"))
         recorders[pop] = name
     return LavaPlan(procs, links, batch, precision, holder, recorders)

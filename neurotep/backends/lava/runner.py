@@ -34,18 +34,27 @@ def _kill_group(pid: int) -> None:
 
 
 def run_lava(graph: Graph, inputs: dict[str, np.ndarray], steps: int, sample_ids: np.ndarray,
-             spiking_inputs: bool = True, precision: str = "float", timeout: float | None = DEFAULT_TIMEOUT):
+             spiking_inputs: bool = True, precision: str = "float", raster: bool = False,
+             timeout: float | None = DEFAULT_TIMEOUT):
     """Simulate ``graph`` on Loihi2SimCfg for ``steps`` steps with ``inputs[pop]`` of shape
-    (steps, batch, N). Returns ``(Recording, readout mean or None, info)`` like the torch path."""
+    (frames, batch, N), played cyclically (one frame: a constant input). Returns ``(Recording, readout, info)``: the readout (the output
+    population's values) as ``{"mean": over the run, "last": at the final step}`` or None."""
     if precision not in TAGS:
         raise BackendError(f"unknown precision {precision!r}: use float or fixed")
     batch = len(sample_ids)
+    for pop, arr in inputs.items():
+        size = graph.populations[pop].size if pop in graph.populations else None
+        if size is None or graph.populations[pop].model != "input":
+            raise BackendError(f"{pop!r} is not an input population of the graph")
+        if arr.ndim != 3 or arr.shape[1:] != (batch, size) or not np.isfinite(arr).all():
+            raise BackendError(f"input {pop!r} must be a finite array of shape (frames, {batch}, {size}), got {arr.shape}")
     with tempfile.TemporaryDirectory(prefix="neurotep-lava-") as tmp:
         job = Path(tmp)
         save_graph(graph, job / "graph")
         np.savez(job / "inputs.npz", **inputs)
         (job / "job.json").write_text(json.dumps(dict(batch=batch, steps=steps, precision=precision, tag=TAGS[precision],
-                                                      sample_ids=[int(i) for i in sample_ids], spiking_inputs=spiking_inputs)))
+                                                      sample_ids=[int(i) for i in sample_ids], spiking_inputs=spiking_inputs,
+                                                      raster=raster)))
         with open(job / "worker.log", "wb") as log:
             proc = subprocess.Popen([sys.executable, "-m", "neurotep.backends.lava.worker", str(job)],
                                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
@@ -74,8 +83,10 @@ def run_lava(graph: Graph, inputs: dict[str, np.ndarray], steps: int, sample_ids
                 rec.per_step[pop] = torch.as_tensor(np.rint(table.sum(1)).astype(np.int64))
                 rec.per_sample[pop] = torch.as_tensor(table.sum(0))
                 rec.per_neuron[pop] = torch.as_tensor(z["per_neuron"])
+                if "raster" in z.files:
+                    rec.raster[pop] = torch.as_tensor(z["raster"])
                 if pop == out and "acc" in z.files:
-                    readout = torch.as_tensor(z["acc"] / steps)
+                    readout = {"mean": torch.as_tensor(z["acc"] / steps), "last": torch.as_tensor(z["last"])}
         if out is not None and out in rec.per_step and graph.populations[out].model not in ("lif", "stochastic"):
             # the readout is recorded for its values, not as spikes
             for d in (rec.per_step, rec.per_sample, rec.per_neuron):

@@ -37,7 +37,8 @@ def main(job_dir: str) -> int:
         with np.load(job / "inputs.npz", allow_pickle=False) as z:
             inputs = {k: z[k] for k in z.files}
         plan = compile_graph(graph, batch=spec["batch"], precision=spec["precision"],
-                             sample_ids=np.asarray(spec["sample_ids"]), spiking_inputs=spec["spiking_inputs"])
+                             sample_ids=np.asarray(spec["sample_ids"]), spiking_inputs=spec["spiking_inputs"],
+                             raster=spec.get("raster", False))
         (job / "records").mkdir(exist_ok=True)
         t0 = time.perf_counter()
         procs = build(plan, inputs, spec["steps"], job / "records")

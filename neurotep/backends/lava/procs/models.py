@@ -96,6 +96,8 @@ class PyRecorderFloat(PyLoihiProcessModel):
         self.table = np.zeros((self.steps, self.b))
         self.per_neuron = np.zeros(self.n)
         self.acc = np.zeros((self.b, self.n)) if p["readout"] else None
+        self.raster = np.zeros((self.steps, self.b, self.n), dtype=bool) if p.get("raster") else None
+        self.last = None
 
     def run_spk(self) -> None:
         x = self.s_in.recv().reshape(self.b, self.n)
@@ -105,10 +107,15 @@ class PyRecorderFloat(PyLoihiProcessModel):
             self.per_neuron += x.sum(0)
             if self.acc is not None:
                 self.acc += x
+                self.last = x.copy()
+            if self.raster is not None:
+                self.raster[t] = x > 0
         if self.time_step == self.steps:
             arrays = dict(table=self.table, per_neuron=self.per_neuron)
             if self.acc is not None:
-                arrays["acc"] = self.acc
+                arrays.update(acc=self.acc, last=self.last)
+            if self.raster is not None:
+                arrays["raster"] = self.raster
             tmp = self.proc_params["path"] + ".tmp.npz"
             np.savez(tmp, **arrays)
             os.replace(tmp, self.proc_params["path"])

@@ -1,0 +1,186 @@
+"""Lava (Loihi2SimCfg, floating point) against the torch path: identical spike trains, and no
+Lava process outlives a run, whatever happens to it."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from neurotep.backends.lava.plan import compile_graph
+from neurotep.backends.lava.runner import run_lava
+from neurotep.backends.torch import TorchNetwork
+from neurotep.data import rate_encode
+from neurotep.errors import BackendError
+from neurotep.graph import Connection, Graph, Population, ToroidalBuffer
+from neurotep.graph.transforms import rate_to_spiking
+from neurotep.variants import base
+
+WORKER = "neurotep.backends.lava.worker"
+
+
+def lava_processes() -> list[int]:
+    """Processes of Lava simulations: the worker and its forked runtime processes share its cmdline."""
+    pids = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/cmdline", "rb") as f:
+                    if WORKER.encode() in f.read():
+                        pids.append(int(d))
+            except OSError:
+                pass
+    return pids
+
+
+@pytest.fixture(autouse=True)
+def no_leftovers():
+    yield
+    for _ in range(20):  # killed processes may take a moment to be reaped
+        if not lava_processes():
+            break
+        time.sleep(0.1)
+    assert lava_processes() == [], "a Lava process outlived its run"
+
+
+def _torch_raster(g, inputs, steps, ids, spiking_inputs=True):
+    net = TorchNetwork(g, dtype=torch.float64)
+    xs = {k: torch.as_tensor(v) for k, v in inputs.items()}
+    _, rec, mean = net.run(lambda t: {k: v[t] for k, v in xs.items()}, steps, len(ids), sample_ids=torch.as_tensor(ids),
+                           raster=True, readout=g.meta.get("output"), spiking_inputs=spiking_inputs)
+    return rec, mean
+
+
+def _compare(g, inputs, steps, ids, spiking_inputs=True):
+    rec_t, mean_t = _torch_raster(g, inputs, steps, ids, spiking_inputs)
+    rec_l, readout, info = run_lava(g, inputs, steps, ids, spiking_inputs=spiking_inputs, raster=True)
+    spiking = [p for p in rec_t.raster if g.populations[p].model != "input"]
+    assert spiking, "nothing to compare"
+    total = 0
+    for p in rec_t.raster:
+        lava = rec_l.raster[p].reshape(steps, len(ids), -1)
+        assert torch.equal(rec_t.raster[p], lava), f"population {p}: spike trains differ"
+        total += int(lava.sum())
+    if mean_t is not None:
+        assert torch.allclose(mean_t, readout["mean"], atol=1e-9)
+    return total
+
+
+@pytest.mark.parametrize("neuron", ["lif", "stochastic"])
+def test_base_model_spikes_identically(neuron):
+    g = rate_to_spiking(base.build(seed=0, hidden=(24,)), neuron=neuron, temperature=0.2)
+    ids = np.array([3, 17, 250])
+    x = np.random.default_rng(0).uniform(0, 1, (3, 64))
+    total = _compare(g, {"x": rate_encode(x, 40, 1, ids).astype(np.float64)}, 40, ids)
+    assert total > 100
+
+
+def _random_graph(seed: int, model: str, reset: str, depth: int, delay: int) -> Graph:
+    rs = np.random.default_rng(seed)
+    n_in, n_a, n_b = rs.integers(3, 9), rs.integers(4, 12), rs.integers(2, 7)
+    params = {"lif": {"beta": float(rs.uniform(0.5, 1.0)), "threshold": 1.0, "reset": reset},
+              "stochastic": {"beta": float(rs.uniform(0.0, 0.9)), "threshold": 0.8, "temperature": 0.3,
+                             "reset": reset, "seed": int(seed)}}[model]
+    g = Graph()
+    g.add(Population("x", int(n_in), "input"))
+    g.add(Population("a", int(n_a), model, dict(params), bias=rs.uniform(-0.1, 0.3, n_a)))
+    g.add(Population("b", int(n_b), "linear", {"damping": 0.5}, bias=rs.uniform(-0.2, 0.2, n_b)))
+    g.add(Connection("xa", "x", "a", rs.uniform(-0.5, 1.5, (n_a, n_in)), delay=delay))
+    g.add(Connection("aa", "a", "a", rs.uniform(-0.4, 0.4, (n_a, n_a)), delay=1))
+    g.add(Connection("ab", "a", "b", rs.uniform(-1, 1, (n_b, n_a)), symmetric=True, delay=1 + (delay > 1)))
+    if depth:
+        g.add(ToroidalBuffer("torus_a", "a", depth, (0.7,), 0.15))
+    g.meta.update(input="x", output="b")
+    return g.validate()
+
+
+CASES = [(0, "lif", "zero", 0, 1), (1, "lif", "subtract", 3, 1), (2, "stochastic", "zero", 2, 2),
+         (3, "stochastic", "subtract", 5, 1), (4, "lif", "zero", 4, 3), (5, "lif", "subtract", 1, 2)]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed,model,reset,depth,delay", CASES)
+def test_random_graphs_spike_identically(seed, model, reset, depth, delay):
+    g = _random_graph(seed, model, reset, depth, delay)
+    ids = np.array([0, 5])
+    x = np.random.default_rng(seed).uniform(0, 1, (2, g.populations["x"].size))
+    total = _compare(g, {"x": rate_encode(x, 50, 1, ids).astype(np.float64)}, 50, ids)
+    assert total > 20
+
+
+def test_rate_units_match_within_float_tolerance():
+    g = base.build(seed=1, hidden=(16,), n_in=8, n_out=4)
+    x = np.random.default_rng(1).uniform(0, 1, (2, 8))
+    steps = 60
+    net = TorchNetwork(g, dtype=torch.float64)
+    xt = torch.as_tensor(x)
+    _, _, _ = net.run(lambda t: {"x": xt}, 1, 2, spiking_inputs=False)  # warm
+    st = net.init_state(2)
+    w = net.effective_weights()
+    with torch.no_grad():
+        for _ in range(steps):
+            st = net.step(st, {"x": xt}, w)
+    _, readout, _ = run_lava(g, {"x": np.broadcast_to(x, (steps, 2, 8)).copy()}, steps, np.arange(2), spiking_inputs=False)
+    assert torch.allclose(st.out["y"], readout["last"], atol=1e-10)
+
+
+def test_delay_zero_cannot_compile():
+    g = Graph()
+    g.add(Population("x", 2, "input"))
+    g.add(Population("a", 2, "lif", {}))
+    g.add(Connection("xa", "x", "a", np.eye(2), delay=0))
+    g.meta.update(input="x", output="a")
+    with pytest.raises(BackendError, match="delay 0, which Lava cannot express"):
+        compile_graph(g)
+
+
+def test_bad_inputs_are_rejected_before_running():
+    g = rate_to_spiking(base.build(seed=0, hidden=(8,), n_in=4, n_out=2))
+    with pytest.raises(BackendError, match=r"shape \(frames, 1, 4\)"):
+        run_lava(g, {"x": np.zeros((10, 1, 5))}, 10, np.array([0]))
+    with pytest.raises(BackendError, match="finite"):
+        run_lava(g, {"x": np.full((10, 1, 4), np.nan)}, 10, np.array([0]))
+
+
+def test_failure_in_the_worker_is_one_clear_line():
+    # The worker refuses to compile fixed point (not built yet): its error comes back as one line
+    # and nothing of the simulation survives. Replace the trigger when fixed point lands.
+    g = rate_to_spiking(base.build(seed=0, hidden=(8,), n_in=4, n_out=2))
+    with pytest.raises(BackendError, match="the Lava simulation failed") as e:
+        run_lava(g, {"x": np.zeros((1, 1, 4))}, 10, np.array([0]), precision="fixed")
+    assert "\n" not in str(e.value)
+
+
+def test_timeout_stops_the_simulation():
+    g = rate_to_spiking(base.build(seed=0, hidden=(8,), n_in=4, n_out=2))
+    steps = 200_000
+    with pytest.raises(BackendError, match="did not finish within"):
+        run_lava(g, {"x": np.zeros((1, 1, 4))}, steps, np.array([0]), timeout=4)
+
+
+@pytest.mark.slow
+def test_ctrl_c_leaves_no_lava_process(tmp_path):
+    script = textwrap.dedent("""
+        import numpy as np
+        from neurotep.backends.lava.runner import run_lava
+        from neurotep.graph.transforms import rate_to_spiking
+        from neurotep.variants import base
+        g = rate_to_spiking(base.build(seed=0, hidden=(8,), n_in=4, n_out=2))
+        print("start", flush=True)
+        run_lava(g, {"x": np.zeros((1, 1, 4))}, 500000, np.array([0]))
+    """)
+    p = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "start"
+    deadline = time.time() + 60
+    while not lava_processes() and time.time() < deadline:
+        time.sleep(0.2)
+    time.sleep(2.0)  # let Lava start its runtime processes
+    assert lava_processes(), "the simulation never started"
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode != 0 and "KeyboardInterrupt" in err
