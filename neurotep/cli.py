@@ -43,16 +43,47 @@ def cmd_train(args) -> None:
     if args.epochs < 1:
         raise NeurotepError(f"--epochs must be at least 1, got {args.epochs}")
     graph = builder.build(n_in=data.n_features, n_out=data.n_classes, seed=args.seed)
-    result = train(graph, data, method=args.method, epochs=args.epochs, seed=args.seed, device=args.device,
-                   progress=not args.json)
-    metrics = dict(variant=args.variant, dataset=data.name, seed=args.seed, epochs=args.epochs,
-                   **{k: v for k, v in result.metrics.items() if k not in ("seed", "epochs")},
-                   split={"train": len(data.x_train), "test": len(data.x_test)}, history=result.history)
+    if args.backend == "lava":
+        trained, metrics = _train_on_lava(graph, data, args)
+        history = []
+    elif args.backend == "torch":
+        result = train(graph, data, method=args.method, epochs=args.epochs, seed=args.seed, device=args.device,
+                       progress=not args.json)
+        trained, metrics, history = result.graph, result.metrics, result.history
+    else:
+        raise NeurotepError(f"unknown backend {args.backend!r}: use torch or lava")
+    metrics = dict(variant=args.variant, dataset=data.name, seed=args.seed, epochs=args.epochs, backend=args.backend,
+                   **{k: v for k, v in metrics.items() if k not in ("seed", "epochs")},
+                   split={"train": len(data.x_train), "test": len(data.x_test)}, history=history)
+    result_graph = trained
     with atomic_dir(args.out) as tmp:
-        save_graph(result.graph, tmp / "model")
+        save_graph(result_graph, tmp / "model")
         write_json(tmp / "metrics.json", metrics)
     _print(metrics, args.json, [f"{args.variant} on {data.name}: test accuracy {metrics['test_accuracy']:.4f} "
                                 f"after {args.epochs} epochs ({metrics['train_seconds']:.1f} s); model in {args.out}"])
+
+
+def _train_on_lava(graph, data, args):
+    """EqProp on the Lava simulator alone (plain SGD on the chip), evaluated on Lava."""
+    import time
+
+    from neurotep.backends.lava.training import train_on_lava
+    from neurotep.data import one_hot
+    from neurotep.learning.phases import PhaseSchedule
+    from neurotep.runner import run_model
+
+    if args.method != "eqprop":
+        raise NeurotepError("--backend lava trains by eqprop only")
+    t0 = time.perf_counter()
+    schedule = PhaseSchedule(free=40, nudge=20, beta=graph.meta["hyperparameters"]["beta"], lr=args.lr_lava)
+    if not args.json:
+        print(f"training on the Lava simulator: {args.epochs} epoch(s), phases {schedule.as_dict()}")
+    trained, info = train_on_lava(graph, data.x_train, one_hot(data.y_train, data.n_classes), epochs=args.epochs,
+                                  batch=32, schedule=schedule, seed=args.seed)
+    seconds = time.perf_counter() - t0
+    acc = run_model(trained, data, backend="lava").summary["test_accuracy"]
+    return trained, dict(method="eqprop", test_accuracy=acc, train_seconds=seconds, lava_steps=info["steps"],
+                         schedule=info["schedule"], optimizer="sgd")
 
 
 def load_model(model_dir: str):
@@ -86,6 +117,29 @@ def cmd_run(args) -> None:
                           f"results in {args.out}"])
 
 
+def cmd_compile(args) -> None:
+    from neurotep.graph.transforms import rate_to_spiking
+
+    if args.to != "lava":
+        raise NeurotepError(f"unknown compile target {args.to!r}: use lava")
+    if args.mode not in ("spiking", "rate"):
+        raise NeurotepError(f"unknown mode {args.mode!r}: use spiking or rate")
+    from neurotep.backends.lava.plan import compile_graph
+    from neurotep.hardware import load_profile, map_to_cores
+
+    graph = load_model(args.model_dir)
+    g = rate_to_spiking(graph, neuron=args.neuron) if args.mode == "spiking" else graph
+    plan = compile_graph(g, batch=1, precision=args.precision)
+    cores = map_to_cores(plan, load_profile("loihi2"))
+    doc = {"model": args.model_dir, "mode": args.mode, **plan.describe(), "loihi2_mapping": cores.describe()}
+    lines = [f"{args.mode} network of {args.model_dir} as Lava processes ({args.precision}):"]
+    lines += [f"  {p['name']:<22} {p['class']:<52} shape {tuple(p['shape'])}"
+              + (f", {p['synapses']} synapses" if "synapses" in p else "") for p in doc["processes"]]
+    lines += ["connections:"] + [f"  {link}" for link in doc["links"]]
+    lines += ["Loihi 2 mapping:"] + [f"  {line}" for line in cores.lines()]
+    _print(doc, args.json, lines)
+
+
 def cmd_demo(args) -> None:
     from neurotep.demo import demo
 
@@ -108,6 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--epochs", type=int, default=40)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--method", default="eqprop", help="eqprop (default) or bptt (the baseline)")
+    s.add_argument("--backend", default="torch", help="torch (default) or lava: EqProp inside the Lava simulator")
+    s.add_argument("--lr-lava", type=float, default=0.05, help="SGD learning rate of EqProp on Lava")
     s.add_argument("--device", default="cpu", help="cpu or cuda")
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_train)
@@ -129,6 +185,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default="cpu")
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_run)
+
+    s = sub.add_parser("compile", help="print the Lava process graph of a network and its Loihi 2 core mapping")
+    s.add_argument("model_dir")
+    s.add_argument("--to", default="lava", help="lava")
+    s.add_argument("--mode", default="spiking", help="spiking (default) or rate")
+    s.add_argument("--neuron", default="lif", help="spiking neuron for hidden units: lif or stochastic")
+    s.add_argument("--precision", default="float", help="float (fixed: coming)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_compile)
 
     s = sub.add_parser("demo", help="the main job: train the base model on digits and run it, rate and spiking")
     s.add_argument("--out", default="runs/demo")

@@ -110,3 +110,40 @@ def test_entry_point_exit_code(tmp_path):
     p = subprocess.run([sys.executable, "-m", "neurotep.cli", "run", str(tmp_path / "x"), "--out", str(tmp_path / "y")],
                        capture_output=True, text=True)
     assert p.returncode == 2 and p.stderr.count("\n") == 1 and "does not exist" in p.stderr
+
+
+def test_run_on_lava_has_the_torch_keys_and_spikes(model_dir, tmp_path, capsys):
+    outs = {}
+    for backend in ("torch", "lava"):
+        out = tmp_path / backend
+        assert main(["run", str(model_dir), "--backend", backend, "--out", str(out), "--samples", "20",
+                     "--spiking", "--steps", "30", "--json"]) == 0
+        outs[backend] = json.loads((out / "run.json").read_text())
+    capsys.readouterr()
+    t, lv = outs["torch"], outs["lava"]
+    assert set(t) == set(lv) and lv["executed_on"] == "loihi2-sim" and lv["precision"] == "float"
+    assert lv["populations"] == t["populations"] and lv["test_accuracy"] == t["test_accuracy"]
+
+
+def test_hardware_loihi2_falls_back_to_the_simulator_and_says_so(model_dir, tmp_path, capsys):
+    assert main(["run", str(model_dir), "--backend", "lava", "--hardware", "loihi2", "--out", str(tmp_path / "r"),
+                 "--samples", "4", "--spiking", "--steps", "10"]) == 0
+    out = capsys.readouterr().out
+    assert "Loihi 2 hardware not available" in out and "Loihi2SimCfg" in out
+    assert json.loads((tmp_path / "r" / "run.json").read_text())["executed_on"] == "loihi2-sim"
+
+
+def test_compile_to_lava_json(model_dir, capsys):
+    assert main(["compile", str(model_dir), "--to", "lava", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    names = {p["name"]: p for p in doc["processes"]}
+    assert names["pop_h0"]["class"].endswith("SubtractiveLIF") and names["conn_W_x_h0"]["synapses"] == 64 * 256
+    assert "pop_h0.s_out -> conn_W_h0_y.s_in" in doc["links"]
+    assert doc["loihi2_mapping"]["fits"] is True and doc["loihi2_mapping"]["cores"] >= 1
+
+
+def test_compile_and_precision_errors(model_dir, capsys, tmp_path):
+    _fail(capsys, ["compile", str(model_dir), "--to", "verilog"], "unknown compile target")
+    _fail(capsys, ["run", str(model_dir), "--backend", "lava", "--precision", "fixed", "--out", str(tmp_path / "r")],
+          "precision 'fixed'")
+    assert not (tmp_path / "r").exists()

@@ -37,8 +37,16 @@ def build(plan: LavaPlan, inputs: dict[str, np.ndarray], steps: int, record_dir:
             procs[spec.name] = cls(weights=csr_matrix(spec.arrays["weights"]), name=spec.name, **params)  # no-op if sparse
         elif spec.kind == "recorder":
             procs[spec.name] = cls(shape=spec.shape, steps=steps, path=str(record_dir / f"{spec.population}.npz"), **spec.params)
+        elif spec.kind in ("batch_source", "eqprop_syn"):
+            params = dict(spec.params)
+            if spec.kind == "eqprop_syn":
+                params["path"] = str(record_dir / f"{spec.name}.npz")
+            procs[spec.name] = cls(**params, **spec.arrays)
         else:  # neurotep's own neuron and buffer processes
-            procs[spec.name] = cls(shape=spec.shape, **spec.params, **spec.arrays)
+            params = dict(spec.params)
+            if params.get("schedule"):  # learning rate units write their bias at the end
+                params["schedule"] = dict(params["schedule"], path=str(record_dir / f"{spec.name}.npz"))
+            procs[spec.name] = cls(shape=spec.shape, **params, **spec.arrays)
     for link in plan.links:
         getattr(procs[link.src], link.src_port).connect(getattr(procs[link.dst], link.dst_port))
     return procs

@@ -48,13 +48,20 @@ def run_lava(graph: Graph, inputs: dict[str, np.ndarray], steps: int, sample_ids
             raise BackendError(f"{pop!r} is not an input population of the graph")
         if arr.ndim != 3 or arr.shape[1:] != (batch, size) or not np.isfinite(arr).all():
             raise BackendError(f"input {pop!r} must be a finite array of shape (frames, {batch}, {size}), got {arr.shape}")
+    spec = dict(kind="run", batch=batch, steps=steps, precision=precision, tag=TAGS[precision],
+                sample_ids=[int(i) for i in sample_ids], spiking_inputs=spiking_inputs, raster=raster)
+    res, records = execute(graph, inputs, spec, timeout)
+    return _recording(graph, records, steps), _readout(graph, records, steps), res
+
+
+def execute(graph: Graph, arrays: dict[str, np.ndarray], spec: dict, timeout: float | None = DEFAULT_TIMEOUT):
+    """Run one job in an isolated worker; returns its result and the arrays its processes wrote
+    (``{file stem: {array name: array}}``)."""
     with tempfile.TemporaryDirectory(prefix="neurotep-lava-") as tmp:
         job = Path(tmp)
         save_graph(graph, job / "graph")
-        np.savez(job / "inputs.npz", **inputs)
-        (job / "job.json").write_text(json.dumps(dict(batch=batch, steps=steps, precision=precision, tag=TAGS[precision],
-                                                      sample_ids=[int(i) for i in sample_ids], spiking_inputs=spiking_inputs,
-                                                      raster=raster)))
+        np.savez(job / "inputs.npz", **arrays)
+        (job / "job.json").write_text(json.dumps(spec))
         with open(job / "worker.log", "wb") as log:
             proc = subprocess.Popen([sys.executable, "-m", "neurotep.backends.lava.worker", str(job)],
                                     stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
@@ -74,21 +81,29 @@ def run_lava(graph: Graph, inputs: dict[str, np.ndarray], steps: int, sample_ids
             if os.environ.get("NEUROTEP_DEBUG"):
                 print(res.get("traceback", ""), file=sys.stderr)
             raise BackendError(f"the Lava simulation failed: {res['error']} (set NEUROTEP_DEBUG=1 for the traceback)")
-        rec, readout = Recording(), None
-        out = graph.meta.get("output")
+        records = {}
         for f in sorted((job / "records").glob("*.npz")):
-            pop = f.stem
             with np.load(f, allow_pickle=False) as z:
-                table = z["table"]
-                rec.per_step[pop] = torch.as_tensor(np.rint(table.sum(1)).astype(np.int64))
-                rec.per_sample[pop] = torch.as_tensor(table.sum(0))
-                rec.per_neuron[pop] = torch.as_tensor(z["per_neuron"])
-                if "raster" in z.files:
-                    rec.raster[pop] = torch.as_tensor(z["raster"])
-                if pop == out and "acc" in z.files:
-                    readout = {"mean": torch.as_tensor(z["acc"] / steps), "last": torch.as_tensor(z["last"])}
-        if out is not None and out in rec.per_step and graph.populations[out].model not in ("lif", "stochastic"):
-            # the readout is recorded for its values, not as spikes
-            for d in (rec.per_step, rec.per_sample, rec.per_neuron):
-                d.pop(out)
-    return rec, readout, res
+                records[f.stem] = {k: z[k] for k in z.files}
+    return res, records
+
+
+def _recording(graph: Graph, records: dict, steps: int) -> Recording:
+    rec = Recording()
+    out = graph.meta.get("output")
+    for pop, z in records.items():
+        if pop == out and graph.populations[out].model not in ("lif", "stochastic"):
+            continue  # recorded for its values (the readout), not as spikes
+        rec.per_step[pop] = torch.as_tensor(np.rint(z["table"].sum(1)).astype(np.int64))
+        rec.per_sample[pop] = torch.as_tensor(z["table"].sum(0))
+        rec.per_neuron[pop] = torch.as_tensor(z["per_neuron"])
+        if "raster" in z:
+            rec.raster[pop] = torch.as_tensor(z["raster"])
+    return rec
+
+
+def _readout(graph: Graph, records: dict, steps: int) -> dict | None:
+    z = records.get(graph.meta.get("output"))
+    if z is None or "acc" not in z:
+        return None
+    return {"mean": torch.as_tensor(z["acc"] / steps), "last": torch.as_tensor(z["last"])}

@@ -36,9 +36,15 @@ def main(job_dir: str) -> int:
         graph = load_graph(job / "graph")
         with np.load(job / "inputs.npz", allow_pickle=False) as z:
             inputs = {k: z[k] for k in z.files}
-        plan = compile_graph(graph, batch=spec["batch"], precision=spec["precision"],
-                             sample_ids=np.asarray(spec["sample_ids"]), spiking_inputs=spec["spiking_inputs"],
-                             raster=spec.get("raster", False))
+        if spec["kind"] == "train":
+            from neurotep.backends.lava.training import compile_training
+            from neurotep.learning.phases import PhaseSchedule
+
+            plan = compile_training(graph, inputs["x"], inputs["target"], PhaseSchedule(**spec["schedule"]), spec["steps"])
+        else:
+            plan = compile_graph(graph, batch=spec["batch"], precision=spec["precision"],
+                                 sample_ids=np.asarray(spec["sample_ids"]), spiking_inputs=spec["spiking_inputs"],
+                                 raster=spec.get("raster", False))
         (job / "records").mkdir(exist_ok=True)
         t0 = time.perf_counter()
         procs = build(plan, inputs, spec["steps"], job / "records")

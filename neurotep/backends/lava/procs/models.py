@@ -14,7 +14,9 @@ from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
 from neurotep import rng
-from neurotep.backends.lava.procs.processes import RateUnits, Recorder, StochasticNeurons, SubtractiveLIF, ToroidalBuffer
+from neurotep.backends.lava.procs.processes import (BatchSource, EqPropSynapses, RateUnits, Recorder, StochasticNeurons,
+                                                    SubtractiveLIF, ToroidalBuffer)
+from neurotep.learning.phases import PhaseSchedule
 from neurotep.neurons import RingBuffer, lif_step, rate_step, stochastic_step
 
 
@@ -62,8 +64,33 @@ class PyStochasticNeuronsFloat(_NeuronModel):
 @requires(CPU)
 @tag("floating_pt")
 class PyRateUnitsFloat(_NeuronModel):
+    target_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
+
+    def __init__(self, proc_params):
+        super().__init__(proc_params)
+        sched = proc_params.get("schedule")
+        self.sched = PhaseSchedule(**{k: sched[k] for k in ("free", "nudge", "beta", "lr")}) if sched else None
+        self.plus = None
+
     def update(self, i):
-        return rate_step(self.proc_params["model"], i, self.s, self.proc_params["damping"])
+        p = self.proc_params
+        if self.sched is None:
+            return rate_step(p["model"], i, self.s, p["damping"])
+        t = self.time_step - 1
+        target = self.target_in.recv()
+        beta = self.sched.beta_at(t)
+        if beta and p["schedule"]["nudged"]:
+            i = i - beta * (self.s - target)
+        s = rate_step(p["model"], i, self.s, p["damping"])
+        if self.sched.plus_end(t):
+            self.plus = s.copy()
+        if self.sched.minus_end(t):  # EqProp bias update, shared by the batch copies
+            b, n = p["schedule"]["batch"], s.size // p["schedule"]["batch"]
+            d = (self.plus - s).reshape(b, n).mean(0)
+            self.bias[:] = self.bias + self.sched.lr / (2 * self.sched.beta) * np.tile(d, b)
+        if self.time_step == p["schedule"]["steps"]:
+            _save(p["schedule"]["path"], bias=self.bias[: s.size // p["schedule"]["batch"]])
+        return s
 
 
 @implements(proc=ToroidalBuffer, protocol=LoihiProtocol)
@@ -119,3 +146,67 @@ class PyRecorderFloat(PyLoihiProcessModel):
             tmp = self.proc_params["path"] + ".tmp.npz"
             np.savez(tmp, **arrays)
             os.replace(tmp, self.proc_params["path"])
+
+
+def _save(path: str, **arrays) -> None:
+    tmp = path + ".tmp.npz"
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
+
+
+@implements(proc=EqPropSynapses, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PyEqPropSynapsesFloat(PyLoihiProcessModel):
+    pre_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
+    post_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
+    a_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+    a_out_pre: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+
+    def __init__(self, proc_params):
+        super().__init__(proc_params)
+        p = proc_params
+        self.w = np.array(p["weights"], dtype=np.float64)
+        self.b = p["batch"]
+        s = p["schedule"]
+        self.sched = PhaseSchedule(s["free"], s["nudge"], s["beta"], s["lr"])
+        self.a_post = np.zeros(self.b * self.w.shape[0])
+        self.a_pre = np.zeros(self.b * self.w.shape[1])
+        self.plus = None
+        self.first_update = None
+
+    def run_spk(self) -> None:
+        # Like Dense: send what the previous step's states produced, so the loop never deadlocks.
+        self.a_out.send(self.a_post)
+        if self.proc_params["symmetric"]:
+            self.a_out_pre.send(self.a_pre)
+        pre = self.pre_in.recv().reshape(self.b, -1)
+        post = self.post_in.recv().reshape(self.b, -1)
+        t = self.time_step - 1
+        if self.sched.plus_end(t):
+            self.plus = (pre.copy(), post.copy())
+        if self.sched.minus_end(t):
+            dw = (self.plus[1].T @ self.plus[0] - post.T @ pre) * (self.sched.lr / (2 * self.sched.beta * self.b))
+            self.w += dw
+            if self.first_update is None:
+                self.first_update = dw
+        self.a_post = (pre @ self.w.T).reshape(-1)
+        if self.proc_params["symmetric"]:
+            self.a_pre = (post @ self.w).reshape(-1)
+        if self.time_step == self.proc_params["steps"]:
+            _save(self.proc_params["path"], weights=self.w,
+                  first_update=self.first_update if self.first_update is not None else np.zeros_like(self.w))
+
+
+@implements(proc=BatchSource, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PyBatchSourceFloat(PyLoihiProcessModel):
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+    target_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+
+    def run_spk(self) -> None:
+        p = self.proc_params
+        k = ((self.time_step - 1) // p["period"]) % p["x"].shape[0]
+        self.s_out.send(p["x"][k].reshape(-1))
+        self.target_out.send(p["target"][k].reshape(-1))

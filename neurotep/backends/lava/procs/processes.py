@@ -41,10 +41,15 @@ class StochasticNeurons(_Neurons):
 
 
 class RateUnits(_Neurons):
-    """Damped rate units (hard_sigmoid, tanh, linear) sending graded values."""
+    """Damped rate units (hard_sigmoid, tanh, linear) sending graded values.
 
-    def __init__(self, *, shape, bias, model: str, damping: float) -> None:
-        super().__init__(shape=shape, bias=bias, model=model, damping=damping)
+    For EqProp on Lava (``schedule`` given) they also learn: ``target_in`` carries the target,
+    the input gains ``-beta_t (s - target)`` with ``beta_t`` set by the phase schedule, and the bias
+    moves by the contrast of the two nudged phases at the end of each cycle."""
+
+    def __init__(self, *, shape, bias, model: str, damping: float, schedule: dict | None = None) -> None:
+        super().__init__(shape=shape, bias=bias, model=model, damping=damping, schedule=schedule)
+        self.target_in = InPort(shape=shape)
 
 
 class ToroidalBuffer(AbstractProcess):
@@ -67,3 +72,29 @@ class Recorder(AbstractProcess):
                  raster: bool = False) -> None:
         super().__init__(shape=shape, batch=batch, size=size, readout=readout, steps=steps, path=path, raster=raster)
         self.s_in = InPort(shape=shape)
+
+
+class EqPropSynapses(AbstractProcess):
+    """One weight matrix ``W`` (post x pre), shared by the ``batch`` copies of a population pair,
+    driving ``post`` with ``W pre`` and, when ``symmetric``, ``pre`` with ``W.T post`` (tied
+    weights, as the EqProp energy needs). It learns by the EqProp contrastive Hebbian rule: at the
+    end of the +beta and -beta phases of each cycle it keeps the states of the neurons it
+    connects, then ``W += lr / (2 beta) * mean_b(post+ pre+^T - post- pre-^T)``. Final weights and
+    the first cycle's update are written to ``path`` at the last step."""
+
+    def __init__(self, *, weights: np.ndarray, batch: int, symmetric: bool, schedule: dict, steps: int, path: str) -> None:
+        n_post, n_pre = weights.shape
+        super().__init__(weights=weights, batch=batch, symmetric=symmetric, schedule=schedule, steps=steps, path=path)
+        self.pre_in = InPort(shape=(batch * n_pre,))
+        self.post_in = InPort(shape=(batch * n_post,))
+        self.a_out = OutPort(shape=(batch * n_post,))
+        self.a_out_pre = OutPort(shape=(batch * n_pre,))
+
+
+class BatchSource(AbstractProcess):
+    """Plays mini-batch ``k`` of ``x`` (and its ``target``) for the ``period`` steps of cycle ``k``."""
+
+    def __init__(self, *, x: np.ndarray, target: np.ndarray, period: int) -> None:
+        super().__init__(x=x, target=target, period=period)
+        self.s_out = OutPort(shape=(x.shape[1] * x.shape[2],))
+        self.target_out = OutPort(shape=(target.shape[1] * target.shape[2],))
