@@ -2,7 +2,8 @@
 
 Trains the base TorEqProp model on the digits set with EqProp (or reuses the model cached in the
 output folder when it was trained with the same settings), then runs it on the test split in its
-rate mode and its spiking mode, and writes everything to one folder it names at the end.
+rate mode and in its spiking mode, on the torch path and on Lava's Loihi 2 simulator, and writes
+everything to one folder it names at the end.
 """
 
 from __future__ import annotations
@@ -32,33 +33,38 @@ def demo(out: str = "runs/demo", epochs: int = 40, device: str = "cpu", retrain:
     out_dir = Path(out)
     data = load_digits_split()
     graph = None if retrain else _cached(out_dir / "model", epochs, seed)
-    print(f"[1/3] {'reusing the cached model in ' + str(out_dir / 'model') if graph else 'training the base TorEqProp model on digits by EqProp'}")
+    print(f"[1/4] {'reusing the cached model in ' + str(out_dir / 'model') if graph else 'training the base TorEqProp model on digits by EqProp'}")
     history = None
     if graph is None:
         result = train(base.build(n_in=data.n_features, n_out=data.n_classes, seed=seed), data, epochs=epochs,
                        seed=seed, device=device)
         graph, history = result.graph, result.history
-    print("[2/3] running the rate mode on the test split")
+    print("[2/4] running the rate mode on the test split")
     rate = run_model(graph, data, device=device)
-    print("[3/3] running the spiking mode (integrate-and-fire neurons, Poisson input) on the test split")
+    print("[3/4] running the spiking mode (integrate-and-fire neurons, Poisson input) on the test split")
     spiking = run_model(graph, data, spiking=True, device=device)
+    print("[4/4] running the same spiking network on Lava's Loihi 2 simulator (Loihi2SimCfg)")
+    lava = run_model(graph, data, spiking=True, backend="lava")
+    same = all(lava.summary["populations"][p]["spikes"] == v["spikes"] for p, v in spiking.summary["populations"].items())
     summary = dict(variant=graph.meta["variant"], dataset=data.name, training=graph.meta.get("training", {}),
-                   rate=rate.summary, spiking=spiking.summary)
+                   rate=rate.summary, spiking=spiking.summary, lava=lava.summary, lava_spikes_identical=same)
     with atomic_dir(out_dir) as tmp:
         save_graph(graph, tmp / "model")
         write_json(tmp / "summary.json", summary)
         if history:
             write_json(tmp / "history.json", history)
-        for mode in ("rate", "spiking"):
+        for mode, res in (("rate", rate), ("spiking", spiking), ("lava", lava)):
             (tmp / mode).mkdir()
-        write_json(tmp / "rate" / "run.json", rate.summary)
-        write_json(tmp / "spiking" / "run.json", spiking.summary)
-        save_recording(spiking.recording, tmp / "spiking" / "spikes.npz")
+            write_json(tmp / mode / "run.json", res.summary)
+            if res.recording is not None:
+                save_recording(res.recording, tmp / mode / "spikes.npz")
     hidden = [p for p, v in spiking.summary["populations"].items() if v["model"] == "lif"]
     rate_h = sum(spiking.summary["populations"][p]["spikes_per_neuron_per_step"] for p in hidden) / max(len(hidden), 1)
     print()
     print(f"  test accuracy, rate mode    : {rate.summary['test_accuracy']:.4f}  ({rate.summary['steps']} relaxation steps)")
     print(f"  test accuracy, spiking mode : {spiking.summary['test_accuracy']:.4f}  ({spiking.summary['steps']} steps, "
           f"{rate_h:.3f} spikes per hidden neuron per step)")
+    print(f"  on Lava (loihi2-sim)        : {lava.summary['test_accuracy']:.4f}  "
+          f"({'identical' if same else 'DIFFERENT'} spike counts to the torch path, {lava.summary['wall_seconds']:.1f} s)")
     print(f"  trained in {summary['training'].get('train_seconds', 0):.1f} s; results written to {out_dir.resolve()}")
     return summary
