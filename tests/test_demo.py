@@ -1,0 +1,22 @@
+"""The README's main job end to end (one epoch, so it stays quick)."""
+
+import json
+
+import pytest
+
+from neurotep.demo import demo
+
+
+@pytest.mark.slow
+def test_demo_trains_runs_on_both_backends_and_reuses_its_model(tmp_path, capsys):
+    out = tmp_path / "demo"
+    summary = demo(out=str(out), epochs=1)
+    assert summary["lava_spikes_identical"] is True
+    assert summary["lava"]["executed_on"] == "loihi2-sim" and summary["spiking"]["executed_on"] == "torch-cpu"
+    assert summary["rate"]["test_accuracy"] > 0.8 and summary["lava"]["test_accuracy"] == summary["spiking"]["test_accuracy"]
+    for sub in ("model/graph.json", "summary.json", "history.json", "rate/run.json", "spiking/spikes.npz", "lava/run.json"):
+        assert (out / sub).exists(), sub
+    assert json.loads((out / "summary.json").read_text())["lava_spikes_identical"] is True
+    capsys.readouterr()
+    demo(out=str(out), epochs=1)
+    assert "reusing the cached model" in capsys.readouterr().out
