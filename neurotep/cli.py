@@ -171,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("run", help="run a trained network on the test split")
     s.add_argument("model_dir")
     s.add_argument("--backend", default="torch", help="torch (snnTorch reference path) or lava (Loihi 2 simulator)")
-    s.add_argument("--precision", default="float", help="float (fixed: coming)")
+    s.add_argument("--precision", default="float", help="float or fixed (Loihi 2 bit widths; bit-exact between torch and lava)")
     s.add_argument("--hardware", default=None, help="loihi2: run on a Loihi 2 board when lava-loihi and a board are present")
     s.add_argument("--out", required=True, help="run directory to write (run.json, spikes.npz)")
     s.add_argument("--dataset", default="digits")
@@ -191,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--to", default="lava", help="lava")
     s.add_argument("--mode", default="spiking", help="spiking (default) or rate")
     s.add_argument("--neuron", default="lif", help="spiking neuron for hidden units: lif or stochastic")
-    s.add_argument("--precision", default="float", help="float (fixed: coming)")
+    s.add_argument("--precision", default="float", help="float or fixed (Loihi 2 bit widths; bit-exact between torch and lava)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_compile)
 

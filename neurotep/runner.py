@@ -10,14 +10,17 @@ import numpy as np
 import torch
 
 from neurotep.backends.torch import Recording, TorchNetwork
+from neurotep.backends.torch.fixed import FixedNetwork
 from neurotep.data import Dataset, check_batch, poisson_spikes_torch, rate_encode
 from neurotep.data.encoders import ENCODINGS
 from neurotep.errors import BackendError, DataError
 from neurotep.graph import Graph
 from neurotep.graph.transforms import rate_to_spiking
 from neurotep.learning.eqprop import EqPropConfig
+from neurotep.quantize import encode_input, quantize
 
 BACKENDS = ("torch", "lava")
+PRECISIONS = ("float", "fixed")
 DEFAULT_SPIKING_STEPS = 200
 LAVA_BATCH = 64  # samples per Lava simulation (each batch runs as independent copies)
 # Seed of the Poisson input encoder; distinct from stochastic neurons' seeds (see encoders).
@@ -68,8 +71,8 @@ def run_model(graph: Graph, data: Dataset, backend: str = "torch", samples: int 
     form (:func:`~neurotep.graph.transforms.rate_to_spiking`) and decodes the output's mean.
     """
     n = _check(backend, encoding, samples, data)
-    if precision != "float":
-        raise BackendError(f"precision {precision!r} is not available yet: use float")
+    if precision not in PRECISIONS:
+        raise BackendError(f"unknown precision {precision!r}: use float or fixed")
     executed_on = _executed_on(backend, device, hardware)
     x, y = data.x_test[:n], data.y_test[:n]
     inp, out = graph.meta["input"], graph.meta["output"]
@@ -77,8 +80,14 @@ def run_model(graph: Graph, data: Dataset, backend: str = "torch", samples: int 
     ids = np.asarray(data.test_index[:n], dtype=np.int64)
     g = rate_to_spiking(graph, neuron=neuron) if spiking else graph
     spiking_inputs = spiking and encoding == "poisson"
+    if precision == "fixed":
+        q = quantize(g)  # fails early, in this process, for what fixed point cannot express yet
+        if not spiking:
+            raise BackendError("fixed point runs the spiking mode: add --spiking")
     t0 = time.perf_counter()
-    if backend == "torch":
+    if backend == "torch" and precision == "fixed":
+        pred, rec, steps_taken = _run_torch_fixed(q, x, ids, steps, spiking_inputs, device, raster)
+    elif backend == "torch":
         pred, rec, steps_taken = _run_torch(g, x, ids, steps, spiking, spiking_inputs, device, raster)
     else:
         pred, rec, steps_taken = _run_lava(g, x, ids, steps, spiking, spiking_inputs, precision, raster)
@@ -124,6 +133,21 @@ def _run_torch(g, x, ids, steps, spiking, spiking_inputs, device, raster):
     return pred, rec, steps
 
 
+def _spike_frames(x, steps, ids, spiking_inputs) -> np.ndarray:
+    """Input frames (frames, B, N): Poisson spike trains, or one frame of currents."""
+    return rate_encode(x, steps, ENCODER_SEED, ids) if spiking_inputs else x[None]
+
+
+def _run_torch_fixed(q, x, ids, steps, spiking_inputs, device, raster):
+    steps = steps or DEFAULT_SPIKING_STEPS
+    net = FixedNetwork(q, device=device, spiking_inputs=spiking_inputs)
+    frames = torch.as_tensor(encode_input(_spike_frames(x, steps, ids, spiking_inputs), spiking_inputs), device=net.device_)
+    inp = q.graph.meta["input"]
+    rec, y_mean = net.run(lambda t: {inp: frames[t % len(frames)]}, steps, len(x), raster=raster,
+                          readout=q.graph.meta["output"], spiking_inputs=spiking_inputs)
+    return y_mean.argmax(1).cpu().numpy(), rec, steps
+
+
 def _run_lava(g, x, ids, steps, spiking, spiking_inputs, precision, raster):
     from neurotep.backends.lava.runner import run_lava
 
@@ -132,10 +156,8 @@ def _run_lava(g, x, ids, steps, spiking, spiking_inputs, precision, raster):
     preds, recs = [], []
     for i in range(0, len(x), LAVA_BATCH):
         xb, idb = x[i:i + LAVA_BATCH], ids[i:i + LAVA_BATCH]
-        if spiking_inputs:
-            data = rate_encode(xb, steps, ENCODER_SEED, idb).astype(np.float64)
-        else:
-            data = xb[None].astype(np.float64)  # one frame: a constant input
+        data = _spike_frames(xb, steps, idb, spiking_inputs)
+        data = encode_input(data, spiking_inputs) if precision == "fixed" else data.astype(np.float64)
         rec, readout, _ = run_lava(g, {inp: data}, steps, idb, spiking_inputs=spiking_inputs, precision=precision,
                                    raster=raster)
         preds.append(readout["mean" if spiking else "last"].argmax(1).numpy())

@@ -148,9 +148,9 @@ def test_bad_inputs_are_rejected_before_running():
 
 
 def test_failure_in_the_worker_is_one_clear_line():
-    # The worker refuses to compile fixed point (not built yet): its error comes back as one line
-    # and nothing of the simulation survives. Replace the trigger when fixed point lands.
-    g = rate_to_spiking(base.build(seed=0, hidden=(8,), n_in=4, n_out=2))
+    # Stochastic neurons have no fixed-point form yet, and only the worker compiles the plan: its
+    # error comes back as one line and nothing of the simulation survives.
+    g = rate_to_spiking(base.build(seed=0, hidden=(8,), n_in=4, n_out=2), neuron="stochastic")
     with pytest.raises(BackendError, match="the Lava simulation failed") as e:
         run_lava(g, {"x": np.zeros((1, 1, 4))}, 10, np.array([0]), precision="fixed")
     assert "\n" not in str(e.value)

@@ -29,5 +29,14 @@ def sigmoid(x: Any) -> Any:
 
 
 def as_float(mask: Any, like: Any) -> Any:
-    """A boolean array as 0/1 values of ``like``'s dtype."""
+    """A boolean array as 0/1 values of ``like``'s dtype (float or integer)."""
     return mask.to(like.dtype) if is_torch(mask) else mask.astype(like.dtype)
+
+
+def sign(x: Any) -> Any:
+    return x.sign() if is_torch(x) else np.sign(x)
+
+
+def abs_(x: Any) -> Any:
+    return x.abs() if is_torch(x) else np.abs(x)
+

@@ -35,8 +35,9 @@ import scipy.sparse as sp
 
 from neurotep.errors import BackendError
 from neurotep.graph import RATE_MODELS, Graph
+from neurotep.quantize import TAP_BITS, quantize
 
-PRECISIONS = ("float",)
+PRECISIONS = ("float", "fixed")
 
 
 @dataclass
@@ -110,6 +111,7 @@ def compile_graph(graph: Graph, batch: int = 1, precision: str = "float", record
     ids = np.arange(batch, dtype=np.int64) if sample_ids is None else np.asarray(sample_ids, dtype=np.int64)
     if ids.shape != (batch,):
         raise BackendError(f"sample_ids must have shape ({batch},), got {ids.shape}")
+    q = quantize(graph) if precision == "fixed" else None
     offsets, n_total = {}, 0
     for p in graph.populations.values():
         offsets[p.name], n_total = n_total, n_total + p.size
@@ -123,6 +125,20 @@ def compile_graph(graph: Graph, batch: int = 1, precision: str = "float", record
         name = f"pop_{p.name}"
         if p.model == "input":
             procs.append(ProcSpec(name, "source", "lava.proc.io.source.RingBuffer", shape, population=p.name))
+        elif q is not None and p.model == "lif":
+            qp = q.populations[p.name]
+            if qp.reset == "zero":  # Lava's own bit-accurate LIF
+                procs.append(ProcSpec(name, "lif", _NEURON_CLASS["lif"], shape, population=p.name,
+                                      params=dict(du=4095, dv=qp.dv, vth=qp.vth),
+                                      arrays=dict(bias_mant=np.tile(qp.bias_mant, batch),
+                                                  bias_exp=np.full(shape, qp.bias_exp))))
+            else:
+                procs.append(ProcSpec(name, "sub_lif", _NEURON_CLASS["sub_lif"], shape, population=p.name,
+                                      params=dict(dv=qp.dv, vth=qp.vth), arrays=dict(bias=np.tile(qp.bias, batch))))
+        elif q is not None and p.model in RATE_MODELS:
+            qp = q.populations[p.name]
+            procs.append(ProcSpec(name, "rate", _NEURON_CLASS["rate"], shape, population=p.name,
+                                  params=dict(model=p.model, damping=qp.damping), arrays=dict(bias=np.tile(qp.bias, batch))))
         elif p.model == "lif" and p.param("reset") == "zero":
             procs.append(ProcSpec(name, "lif", _NEURON_CLASS["lif"], shape, population=p.name,
                                   params=dict(du=1.0, dv=1.0 - float(p.param("beta")), vth=float(p.param("threshold"))),
@@ -152,20 +168,23 @@ def compile_graph(graph: Graph, batch: int = 1, precision: str = "float", record
             raise BackendError(f"connection {c.name!r} ({c.pre} -> {c.post}) has delay 0, which Lava cannot express: "
                                "every Loihi synapse adds one step; give it delay >= 1")
         w = c.weight * c.mask if c.mask is not None else c.weight
+        if q is not None:
+            w = q.connections[c.name].w
         directions = [(c.pre, c.post, w, c.name)]
         if c.symmetric:
             directions.append((c.post, c.pre, w.T, c.name + "_T"))
         for src, dst, wd, name in directions:
+            fixed = {} if q is None else dict(weight_exp=q.weight_exp(c.name, src, spiking_inputs), num_weight_bits=8)
             # One copy per sample: block-diagonal, kept sparse (a dense one would not fit in memory).
             big = sp.kron(sp.identity(batch, format="csr"), sp.csr_matrix(wd), format="csr") if batch > 1 \
                 else np.asarray(wd, dtype=np.float64)
             bits = 24 if graded(src) else 0
             if c.delay == 1:
                 kind, cls = ("dense", "lava.proc.dense.process.Dense") if batch == 1 else ("sparse", "lava.proc.sparse.process.Sparse")
-                params = dict(num_message_bits=bits)
+                params = dict(num_message_bits=bits, **fixed)
             else:
                 kind, cls = "delay_sparse", "lava.proc.sparse.process.DelaySparse"
-                params = dict(num_message_bits=bits, delay=c.delay - 1)
+                params = dict(num_message_bits=bits, delay=c.delay - 1, **fixed)
             procs.append(ProcSpec(f"conn_{name}", kind, cls, big.shape, params=params, arrays=dict(weights=big)))
             links.append(LinkSpec(holder[src], "s_out", f"conn_{name}", "s_in"))
             links.append(LinkSpec(f"conn_{name}", "a_out", holder[dst], "a_in"))
@@ -173,7 +192,8 @@ def compile_graph(graph: Graph, batch: int = 1, precision: str = "float", record
     for b in graph.buffers:
         n = batch * graph.populations[b.population].size
         procs.append(ProcSpec(f"torus_{b.population}", "torus", _OURS + "ToroidalBuffer", (n,), population=b.population,
-                              params=dict(taps=[float(w) for w in b.tap_weights()])))
+                              params=dict(taps=[float(w) for w in b.tap_weights()]) if q is None
+                              else dict(taps=[int(t) for t in q.taps[b.population]], tap_bits=TAP_BITS)))
         links.append(LinkSpec(holder[b.population], "s_out", f"torus_{b.population}", "s_in"))
         links.append(LinkSpec(f"torus_{b.population}", "a_out", holder[b.population], "a_in"))
 

@@ -19,6 +19,7 @@ import torch
 from neurotep.backends.torch import Recording
 from neurotep.errors import BackendError
 from neurotep.graph import Graph, save_graph
+from neurotep.neurons.fixed import GRADED_BITS
 
 TAGS = {"float": "floating_pt", "fixed": "fixed_pt"}
 DEFAULT_TIMEOUT = 1800.0
@@ -51,7 +52,7 @@ def run_lava(graph: Graph, inputs: dict[str, np.ndarray], steps: int, sample_ids
     spec = dict(kind="run", batch=batch, steps=steps, precision=precision, tag=TAGS[precision],
                 sample_ids=[int(i) for i in sample_ids], spiking_inputs=spiking_inputs, raster=raster)
     res, records = execute(graph, inputs, spec, timeout)
-    return _recording(graph, records, steps), _readout(graph, records, steps), res
+    return _recording(graph, records, steps), _readout(graph, records, steps, precision), res
 
 
 def execute(graph: Graph, arrays: dict[str, np.ndarray], spec: dict, timeout: float | None = DEFAULT_TIMEOUT):
@@ -102,8 +103,9 @@ def _recording(graph: Graph, records: dict, steps: int) -> Recording:
     return rec
 
 
-def _readout(graph: Graph, records: dict, steps: int) -> dict | None:
+def _readout(graph: Graph, records: dict, steps: int, precision: str = "float") -> dict | None:
     z = records.get(graph.meta.get("output"))
     if z is None or "acc" not in z:
         return None
-    return {"mean": torch.as_tensor(z["acc"] / steps), "last": torch.as_tensor(z["last"])}
+    scale = 2.0**GRADED_BITS if precision == "fixed" else 1.0  # fixed point: graded integers
+    return {"mean": torch.as_tensor(z["acc"] / (steps * scale)), "last": torch.as_tensor(z["last"] / scale)}

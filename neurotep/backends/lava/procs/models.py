@@ -18,6 +18,7 @@ from neurotep.backends.lava.procs.processes import (BatchSource, EqPropSynapses,
                                                     SubtractiveLIF, ToroidalBuffer)
 from neurotep.learning.phases import PhaseSchedule
 from neurotep.neurons import RingBuffer, lif_step, rate_step, stochastic_step
+from neurotep.neurons.fixed import lif_fixed_step, rate_fixed_step
 
 
 class _NeuronModel(PyLoihiProcessModel):
@@ -110,9 +111,70 @@ class PyToroidalBufferFloat(PyLoihiProcessModel):
         self.ring.push(self.s_in.recv().copy())
 
 
+class _NeuronModelFixed(PyLoihiProcessModel):
+    """fixed_pt: integer dynamics from neurotep.neurons.fixed, state kept as int64 (the Vars are
+    declared with Loihi's widths; products like v * 4096 need 64 bits on the way)."""
+
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
+    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
+    bias: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+    s: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+
+    def __init__(self, proc_params):
+        super().__init__(proc_params)
+        n = int(np.prod(proc_params["shape"]))
+        self.s64 = np.zeros(n, dtype=np.int64)
+        self.v64 = np.zeros(n, dtype=np.int64)
+        self.bias64 = np.asarray(proc_params["bias"], dtype=np.int64)
+
+    def run_spk(self) -> None:
+        a = self.a_in.recv().astype(np.int64)
+        self.s64 = self.update(a)
+        self.s_out.send(self.s64)
+
+
+@implements(proc=SubtractiveLIF, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PySubtractiveLIFFixed(_NeuronModelFixed):
+    v: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+
+    def update(self, a):
+        p = self.proc_params
+        s, self.v64 = lif_fixed_step(a, self.v64, self.s64, p["dv"], p["vth"], self.bias64, "subtract")
+        return s
+
+
+@implements(proc=RateUnits, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyRateUnitsFixed(_NeuronModelFixed):
+    target_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
+
+    def update(self, a):
+        return rate_fixed_step(self.proc_params["model"], a, self.s64, self.bias64, self.proc_params["damping"])
+
+
+@implements(proc=ToroidalBuffer, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyToroidalBufferFixed(PyLoihiProcessModel):
+    s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
+    a_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
+
+    def __init__(self, proc_params):
+        super().__init__(proc_params)
+        self.taps = [int(t) for t in proc_params["taps"]]
+        self.ring = RingBuffer(len(self.taps), np.zeros(proc_params["shape"], dtype=np.int64))
+
+    def run_spk(self) -> None:
+        self.a_out.send(self.ring.weighted_sum(self.taps) >> self.proc_params["tap_bits"])
+        self.ring.push(self.s_in.recv().astype(np.int64))
+
+
 @implements(proc=Recorder, protocol=LoihiProtocol)
 @requires(CPU)
-@tag("floating_pt")
+@tag("floating_pt", "fixed_pt")
 class PyRecorderFloat(PyLoihiProcessModel):
     s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
 

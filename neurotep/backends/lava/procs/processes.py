@@ -12,52 +12,55 @@ from lava.magma.core.process.variable import Var
 
 class _Neurons(AbstractProcess):
     """Common interface: synaptic input ``a_in``, output ``s_out`` (spikes or graded values),
-    per-neuron ``bias`` and the previous output ``s``."""
+    per-neuron ``bias`` and the previous output ``s``. Model parameters arrive as keyword
+    arguments (float models and fixed_pt models take different ones, see ``models.py``)."""
 
     def __init__(self, *, shape: tuple[int, ...], bias: np.ndarray, **params) -> None:
         super().__init__(shape=shape, bias=bias, **params)
         self.a_in = InPort(shape=shape)
         self.s_out = OutPort(shape=shape)
         self.bias = Var(shape=shape, init=bias)
-        self.s = Var(shape=shape, init=0.0)
+        self.s = Var(shape=shape, init=0)
 
 
 class SubtractiveLIF(_Neurons):
-    """LIF with subtractive reset in neurotep's (snnTorch's) convention; params beta, threshold."""
+    """LIF with subtractive reset in neurotep's (snnTorch's) convention. Float: beta, threshold;
+    fixed_pt: dv, vth (Lava's units) and the effective bias."""
 
-    def __init__(self, *, shape, bias, beta: float, threshold: float) -> None:
-        super().__init__(shape=shape, bias=bias, beta=beta, threshold=threshold)
-        self.v = Var(shape=shape, init=0.0)
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.v = Var(shape=kw["shape"], init=0)
 
 
 class StochasticNeurons(_Neurons):
-    """HTSEP's stochastic spiking neuron; ``index`` keys the counter-based generator per neuron."""
+    """HTSEP's stochastic spiking neuron; ``index`` keys the counter-based generator per neuron.
+    Params: beta, threshold, temperature, reset, seed."""
 
-    def __init__(self, *, shape, bias, index: np.ndarray, beta: float, threshold: float, temperature: float,
-                 reset: str, seed: int) -> None:
-        super().__init__(shape=shape, bias=bias, index=index, beta=beta, threshold=threshold,
-                         temperature=temperature, reset=reset, seed=seed)
-        self.v = Var(shape=shape, init=0.0)
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.v = Var(shape=kw["shape"], init=0)
 
 
 class RateUnits(_Neurons):
-    """Damped rate units (hard_sigmoid, tanh, linear) sending graded values.
+    """Damped rate units (hard_sigmoid, tanh, linear) sending graded values. Params: model,
+    damping (float, or in 1/4096 for fixed_pt).
 
     For EqProp on Lava (``schedule`` given) they also learn: ``target_in`` carries the target,
     the input gains ``-beta_t (s - target)`` with ``beta_t`` set by the phase schedule, and the bias
     moves by the contrast of the two nudged phases at the end of each cycle."""
 
-    def __init__(self, *, shape, bias, model: str, damping: float, schedule: dict | None = None) -> None:
-        super().__init__(shape=shape, bias=bias, model=model, damping=damping, schedule=schedule)
-        self.target_in = InPort(shape=shape)
+    def __init__(self, **kw) -> None:
+        super().__init__(**kw)
+        self.target_in = InPort(shape=kw["shape"])
 
 
 class ToroidalBuffer(AbstractProcess):
     """The last K values received, fed back as ``sum_j taps[j] * x(t-1-j)`` (a connection-like
-    process: it sends before it receives, adding one step like Dense)."""
+    process: it sends before it receives, adding one step like Dense). fixed_pt: integer taps and
+    the sum shifted right by ``tap_bits``."""
 
-    def __init__(self, *, shape: tuple[int, ...], taps: list[float]) -> None:
-        super().__init__(shape=shape, taps=taps)
+    def __init__(self, *, shape: tuple[int, ...], taps: list, tap_bits: int = 0) -> None:
+        super().__init__(shape=shape, taps=taps, tap_bits=tap_bits)
         self.s_in = InPort(shape=shape)
         self.a_out = OutPort(shape=shape)
 

@@ -1,0 +1,78 @@
+"""The quantised torch path (``--precision fixed``): integer dynamics on int64 tensors, spike for
+spike the same as Lava's fixed_pt models of the same quantised graph."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+
+from neurotep.backends.torch.network import Recording, resolve_device
+from neurotep.neurons import RingBuffer
+from neurotep.neurons.fixed import GRADED_BITS, lif_fixed_step, rate_fixed_step, shift
+from neurotep.quantize import TAP_BITS, QuantizedGraph
+
+
+class FixedNetwork:
+    """A :class:`~neurotep.quantize.QuantizedGraph` as integer torch dynamics (every connection
+    delay 1, like Lava's Dense)."""
+
+    def __init__(self, q: QuantizedGraph, device: str | torch.device = "cpu", spiking_inputs: bool = True):
+        self.q, self.g = q, q.graph
+        self.device_ = resolve_device(device) if not isinstance(device, torch.device) else device
+        kw = dict(device=self.device_, dtype=torch.int64)
+        self.w = {k: torch.as_tensor(c.w, **kw) for k, c in q.connections.items()}
+        self.exp = {}
+        for c in self.g.connections:
+            self.exp[(c.name, False)] = q.weight_exp(c.name, c.pre, spiking_inputs)
+            if c.symmetric:
+                self.exp[(c.name, True)] = q.weight_exp(c.name, c.post, spiking_inputs)
+        self.bias = {k: torch.as_tensor(p.bias, **kw) for k, p in q.populations.items()}
+        self.taps = {k: [int(t) for t in v] for k, v in q.taps.items()}
+        self.incoming = {p.name: list(self.g.incoming(p.name)) for p in self.g.state_populations()}
+
+    def run(self, input_fn: Callable[[int], dict[str, torch.Tensor]], steps: int, batch: int, raster: bool = False,
+            readout: str | None = None, spiking_inputs: bool = True) -> tuple[Recording, torch.Tensor | None]:
+        """``input_fn(t)`` gives integer input frames; returns the spike counts and the readout's
+        mean over the run in float units."""
+        g, kw = self.g, dict(device=self.device_, dtype=torch.int64)
+        out = {p.name: torch.zeros(batch, p.size, **kw) for p in g.populations.values()}
+        v = {k: torch.zeros(batch, g.populations[k].size, **kw) for k, p in self.q.populations.items() if p.model == "lif"}
+        rings = {k: RingBuffer(len(t), out[k]) for k, t in self.taps.items()}
+        counted = [p.name for p in g.populations.values()
+                   if p.model == "lif" or (p.model == "input" and spiking_inputs)]
+        rec = Recording(per_step={p: torch.zeros(steps, **kw) for p in counted},
+                        per_neuron={p: torch.zeros(g.populations[p].size, **kw) for p in counted},
+                        per_sample={p: torch.zeros(batch, **kw) for p in counted},
+                        raster={p: torch.zeros(steps, batch, g.populations[p].size, dtype=torch.bool, device=self.device_)
+                                for p in counted} if raster else {})
+        acc = None
+        for t in range(steps):
+            new = dict(input_fn(t))
+            for name, qp in self.q.populations.items():
+                a = torch.zeros_like(out[name])
+                for c, transposed in self.incoming[name]:
+                    src = c.post if transposed else c.pre
+                    w = self.w[c.name]
+                    a = a + shift(out[src] @ (w if transposed else w.T), self.exp[(c.name, transposed)])
+                if name in rings:
+                    a = a + (rings[name].weighted_sum(self.taps[name]) >> TAP_BITS)
+                if qp.model == "lif":
+                    new[name], v[name] = lif_fixed_step(a, v[name], out[name], qp.dv, qp.vth, self.bias[name], qp.reset)
+                else:
+                    new[name] = rate_fixed_step(qp.model, a, out[name], self.bias[name], qp.damping)
+            for name, ring in rings.items():
+                ring.push(new[name])
+            out = new
+            for p in counted:
+                rec.per_step[p][t] = out[p].sum()
+                rec.per_neuron[p] += out[p].sum(0)
+                rec.per_sample[p] += out[p].sum(1)
+                if raster:
+                    rec.raster[p][t] = out[p] > 0
+            if readout is not None:
+                acc = out[readout] if acc is None else acc + out[readout]
+        rec.per_neuron = {k: x.double() for k, x in rec.per_neuron.items()}
+        rec.per_sample = {k: x.double() for k, x in rec.per_sample.items()}
+        mean = acc.double() / (steps * 2**GRADED_BITS) if acc is not None else None
+        return rec, mean

@@ -1,0 +1,125 @@
+"""Quantising a graph to Loihi 2's fixed-point formats (as Lava 0.10's bit-accurate models use them).
+
+* weights: an 8-bit mantissa per synapse and one ``weight_exp`` per connection direction, clipped
+  and truncated exactly as Lava's Dense does (mixed-sign weights lose their lowest bit); the
+  float current ``w * s`` becomes ``(w_int * s_int) shifted by weight_exp`` in 1/64 units;
+* LIF: ``dv = round(4096 (1 - beta))``, ``vth = round(64 threshold)``, bias as a 13-bit signed
+  mantissa with a 3-bit exponent (membrane units, 4096 per float unit);
+* rate units: graded outputs with 8 fractional bits, damping in 1/4096;
+* toroidal buffer taps: integers with 8 extra fractional bits, the sum shifted back (floor).
+
+See :mod:`neurotep.neurons.fixed` for the integer dynamics both backends run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from neurotep.errors import BackendError
+from neurotep.graph import RATE_MODELS, Graph
+from neurotep.neurons.fixed import ACT_SHIFT, DECAY_BITS, GRADED_BITS, V_BITS
+
+TAP_BITS = 8
+BIAS_MANT_MAX = 2**12 - 1  # 13-bit signed mantissa
+BIAS_EXP_MAX = 7  # 3-bit exponent
+
+
+def lava_weights(w_int: np.ndarray) -> np.ndarray:
+    """Lava's clip_weights + truncate_weights (8 bits) for the sign mode the matrix has."""
+    w = w_int.astype(np.int64)
+    if w.min(initial=0) >= 0:  # excitatory
+        return np.clip(w, 0, 255)
+    if w.max(initial=0) <= 0:  # inhibitory
+        return -np.clip(-w, 0, 255)
+    return (np.clip(w, -256, 255) >> 1) << 1  # mixed: one bit goes to the sign
+
+
+def weight_mantissa(w: np.ndarray) -> tuple[np.ndarray, int]:
+    """Integer mantissas and exponent ``e`` with ``w_int * 2**e ~= 64 w`` (for spike inputs)."""
+    top = float(np.abs(w).max(initial=0.0))
+    e = int(np.ceil(np.log2(top * 2**ACT_SHIFT / 254.0))) if top > 0 else 0
+    return lava_weights(np.rint(w * 2.0 ** (ACT_SHIFT - e))), e
+
+
+def bias_mant_exp(b: np.ndarray) -> tuple[np.ndarray, int]:
+    """13-bit signed mantissa and shared 3-bit exponent of a bias in membrane units."""
+    scaled = b * 2.0**V_BITS
+    top = float(np.abs(scaled).max(initial=0.0))
+    exp = 0
+    while top / 2**exp > BIAS_MANT_MAX and exp < BIAS_EXP_MAX:
+        exp += 1
+    mant = np.clip(np.rint(scaled / 2**exp), -BIAS_MANT_MAX - 1, BIAS_MANT_MAX).astype(np.int64)
+    return mant, exp
+
+
+@dataclass
+class QConnection:
+    w: np.ndarray  # int64 mantissas, (post, pre)
+    exp: int  # weight_exp for spike inputs; graded inputs use exp - GRADED_BITS
+
+
+@dataclass
+class QPopulation:
+    model: str
+    bias_mant: np.ndarray
+    bias_exp: int
+    dv: int = 0
+    vth: int = 0
+    reset: str = "zero"
+    damping: int = 0
+
+    @property
+    def bias(self) -> np.ndarray:
+        return self.bias_mant << self.bias_exp
+
+
+@dataclass
+class QuantizedGraph:
+    graph: Graph
+    connections: dict[str, QConnection] = field(default_factory=dict)
+    populations: dict[str, QPopulation] = field(default_factory=dict)
+    taps: dict[str, np.ndarray] = field(default_factory=dict)  # per buffered population, times 2**TAP_BITS
+
+    def graded(self, pop: str, spiking_inputs: bool) -> bool:
+        m = self.graph.populations[pop].model
+        return m in RATE_MODELS or (m == "input" and not spiking_inputs)
+
+    def weight_exp(self, conn: str, pre: str, spiking_inputs: bool) -> int:
+        return self.connections[conn].exp - (GRADED_BITS if self.graded(pre, spiking_inputs) else 0)
+
+    def tap_ints(self, pop: str) -> np.ndarray:
+        """Buffer taps for the population's own outputs (spikes or graded), in 1/64 units << TAP_BITS."""
+        return self.taps[pop]
+
+
+def quantize(graph: Graph) -> QuantizedGraph:
+    """Loihi 2 fixed-point parameters of ``graph`` (delays of 1 only, no stochastic neurons yet)."""
+    graph.validate()
+    q = QuantizedGraph(graph)
+    for c in graph.connections:
+        if c.delay != 1:
+            raise BackendError(f"connection {c.name!r}: fixed point supports delay 1 only so far, got {c.delay}")
+        w = c.weight * c.mask if c.mask is not None else c.weight
+        q.connections[c.name] = QConnection(*weight_mantissa(np.asarray(w, dtype=np.float64)))
+    for p in graph.state_populations():
+        mant, exp = bias_mant_exp(p.bias if p.bias is not None else np.zeros(p.size))
+        if p.model == "lif":
+            dv = int(np.clip(np.rint(2**DECAY_BITS * (1 - float(p.param("beta")))), 0, 2**DECAY_BITS - 1))
+            vth = int(np.rint(float(p.param("threshold")) * 2**ACT_SHIFT))
+            q.populations[p.name] = QPopulation("lif", mant, exp, dv=dv, vth=vth, reset=p.param("reset"))
+        elif p.model in ("hard_sigmoid", "linear"):
+            damping = int(np.rint(float(p.param("damping")) * 2**DECAY_BITS))
+            q.populations[p.name] = QPopulation(p.model, mant, exp, damping=damping)
+        else:
+            raise BackendError(f"population {p.name!r}: {p.model} neurons have no fixed-point form yet: use --precision float")
+    for b in graph.buffers:
+        pre_bits = GRADED_BITS if graph.populations[b.population].model in RATE_MODELS else 0
+        q.taps[b.population] = np.rint(b.tap_weights() * 2.0 ** (ACT_SHIFT + TAP_BITS - pre_bits)).astype(np.int64)
+    return q
+
+
+def encode_input(x: np.ndarray, spiking: bool) -> np.ndarray:
+    """Input frames as the integers the source sends: spikes as 0/1, currents with 8 fractional bits."""
+    return x.astype(np.int64) if spiking else np.rint(np.asarray(x, dtype=np.float64) * 2**GRADED_BITS).astype(np.int64)
