@@ -69,6 +69,9 @@ class QPopulation:
     vth: int = 0
     reset: str = "zero"
     damping: int = 0
+    table: np.ndarray | None = None  # stochastic: spike thresholds for the 24-bit hash
+    table_shift: int = 0
+    seed: int = 0
 
     @property
     def bias(self) -> np.ndarray:
@@ -109,6 +112,12 @@ def quantize(graph: Graph) -> QuantizedGraph:
             dv = int(np.clip(np.rint(2**DECAY_BITS * (1 - float(p.param("beta")))), 0, 2**DECAY_BITS - 1))
             vth = int(np.rint(float(p.param("threshold")) * 2**ACT_SHIFT))
             q.populations[p.name] = QPopulation("lif", mant, exp, dv=dv, vth=vth, reset=p.param("reset"))
+        elif p.model == "stochastic":
+            dv = int(np.clip(np.rint(2**DECAY_BITS * (1 - float(p.param("beta")))), 0, 2**DECAY_BITS - 1))
+            vth = int(np.rint(float(p.param("threshold")) * 2**ACT_SHIFT))
+            table, shift = sigmoid_table(float(p.param("temperature")))
+            q.populations[p.name] = QPopulation("stochastic", mant, exp, dv=dv, vth=vth, reset=p.param("reset"),
+                                                table=table, table_shift=shift, seed=int(p.param("seed")))
         elif p.model in ("hard_sigmoid", "linear"):
             damping = int(np.rint(float(p.param("damping")) * 2**DECAY_BITS))
             q.populations[p.name] = QPopulation(p.model, mant, exp, damping=damping)
@@ -118,6 +127,19 @@ def quantize(graph: Graph) -> QuantizedGraph:
         pre_bits = GRADED_BITS if graph.populations[b.population].model in RATE_MODELS else 0
         q.taps[b.population] = np.rint(b.tap_weights() * 2.0 ** (ACT_SHIFT + TAP_BITS - pre_bits)).astype(np.int64)
     return q
+
+
+def sigmoid_table(temperature: float, max_entries: int = 4097) -> tuple[np.ndarray, int]:
+    """Integer spike thresholds ``floor(2**24 sigmoid(d / temperature))`` over membrane offsets
+    ``d`` from the threshold, in steps of ``2**shift`` membrane units, covering +-16 temperatures
+    (beyond that the probability is 0 or 1 to within 2**-23)."""
+    span = 16.0 * temperature * 2**V_BITS  # membrane units
+    shift = 0
+    while 2 * np.ceil(span / 2**shift) + 1 > max_entries:
+        shift += 1
+    half = int(np.ceil(span / 2**shift))
+    d = np.arange(-half, half + 1) * 2.0**shift / 2**V_BITS
+    return np.floor(2**24 / (1 + np.exp(-d / temperature))).astype(np.int64), shift
 
 
 def encode_input(x: np.ndarray, spiking: bool) -> np.ndarray:

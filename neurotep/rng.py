@@ -42,6 +42,11 @@ def hash3(seed: int, step: int, index: Any) -> Any:
     return _mix((index & MASK32) ^ s)
 
 
+def hash24(seed: int, step: int, index: Any) -> Any:
+    """The integer behind :func:`uniform_np`: ``uniform = hash24 / 2**24`` (numpy or torch)."""
+    return hash3(seed, step, index) >> 8
+
+
 def uniform_np(seed: int, step: int, index: np.ndarray) -> np.ndarray:
     """Uniform draws in [0, 1) as float64 for integer ``index`` (any shape)."""
     idx = np.asarray(index, dtype=np.int64)

@@ -144,7 +144,8 @@ def _run_torch_fixed(q, x, ids, steps, spiking_inputs, device, raster):
     frames = torch.as_tensor(encode_input(_spike_frames(x, steps, ids, spiking_inputs), spiking_inputs), device=net.device_)
     inp = q.graph.meta["input"]
     rec, y_mean = net.run(lambda t: {inp: frames[t % len(frames)]}, steps, len(x), raster=raster,
-                          readout=q.graph.meta["output"], spiking_inputs=spiking_inputs)
+                          readout=q.graph.meta["output"], spiking_inputs=spiking_inputs,
+                          sample_ids=torch.as_tensor(ids, device=net.device_))
     return y_mean.argmax(1).cpu().numpy(), rec, steps
 
 

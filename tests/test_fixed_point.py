@@ -54,12 +54,14 @@ def test_integer_rate_unit_by_hand():
     assert int(s[0]) == 256  # clipped at 1.0
 
 
-def _graph(seed, reset, depth, graded_input):
+def _graph(seed, reset, depth, graded_input, model="lif"):
     rs = np.random.default_rng(seed)
     g = Graph()
     g.add(Population("x", 6, "input"))
-    g.add(Population("a", 9, "lif", {"beta": float(rs.uniform(0.6, 1.0)), "threshold": 1.0, "reset": reset},
-                     bias=rs.uniform(-0.05, 0.2, 9)))
+    params = {"beta": float(rs.uniform(0.6, 1.0)), "threshold": 1.0, "reset": reset}
+    if model == "stochastic":
+        params.update(temperature=0.25, seed=seed)
+    g.add(Population("a", 9, model, params, bias=rs.uniform(-0.05, 0.2, 9)))
     g.add(Population("y", 3, "linear", {"damping": 0.5}, bias=rs.uniform(-0.1, 0.1, 3)))
     g.add(Connection("xa", "x", "a", rs.uniform(-0.3, 1.2, (9, 6))))
     g.add(Connection("aa", "a", "a", rs.uniform(-0.3, 0.3, (9, 9))))
@@ -75,7 +77,7 @@ def _bit_exact(g, x_frames, steps, ids, spiking_inputs):
     frames = encode_input(x_frames, spiking_inputs)
     rec, mean = FixedNetwork(q, spiking_inputs=spiking_inputs).run(
         lambda t: {"x": torch.as_tensor(frames[t % len(frames)])}, steps, len(ids), raster=True, readout="y",
-        spiking_inputs=spiking_inputs)
+        spiking_inputs=spiking_inputs, sample_ids=torch.as_tensor(ids))
     rec_l, readout, _ = run_lava(g, {"x": frames.astype(np.float64)}, steps, ids, spiking_inputs=spiking_inputs,
                                  precision="fixed", raster=True)
     spikes = rec.raster["a"]
@@ -84,10 +86,11 @@ def _bit_exact(g, x_frames, steps, ids, spiking_inputs):
     assert torch.equal(mean, readout["mean"]), "readout differs"
 
 
-@pytest.mark.parametrize("seed,reset,depth,graded", [(0, "zero", 0, False), (1, "subtract", 3, False),
-                                                     (2, "zero", 4, True), (3, "subtract", 0, True)])
-def test_random_graphs_are_bit_exact_on_lava(seed, reset, depth, graded):
-    g = _graph(seed, reset, depth, graded)
+@pytest.mark.parametrize("seed,reset,depth,graded,model", [
+    (0, "zero", 0, False, "lif"), (1, "subtract", 3, False, "lif"), (2, "zero", 4, True, "lif"),
+    (3, "subtract", 0, True, "lif"), (4, "zero", 2, False, "stochastic"), (5, "subtract", 0, True, "stochastic")])
+def test_random_graphs_are_bit_exact_on_lava(seed, reset, depth, graded, model):
+    g = _graph(seed, reset, depth, graded, model)
     ids = np.array([1, 4])
     x = np.random.default_rng(seed).uniform(0, 1, (2, 6))
     frames = x[None] if graded else rate_encode(x, 40, 1, ids)
@@ -108,6 +111,19 @@ def test_base_model_is_bit_exact_and_batched_on_lava():
 
 
 def test_what_fixed_point_cannot_express_is_refused():
-    g = rate_to_spiking(base.build(seed=0, hidden=(8,), n_in=4, n_out=2), neuron="stochastic")
+    g = base.build(seed=0, hidden=(8,), n_in=4, n_out=2)
+    g.populations["h0"].model = "tanh"
     with pytest.raises(BackendError, match="no fixed-point form yet"):
         quantize(g)
+    g = rate_to_spiking(base.build(seed=0, hidden=(8,), n_in=4, n_out=2))
+    g.connections[0].delay = 2
+    with pytest.raises(BackendError, match="delay 1 only"):
+        quantize(g)
+
+
+def test_sigmoid_table_covers_the_temperature():
+    from neurotep.quantize import sigmoid_table
+
+    table, shift = sigmoid_table(0.25)
+    assert len(table) <= 4097 and table[0] < 2**4 and table[-1] > 2**24 - 2**4
+    assert np.all(np.diff(table) >= 0) and table[len(table) // 2] == 2**23

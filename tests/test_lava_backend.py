@@ -148,11 +148,12 @@ def test_bad_inputs_are_rejected_before_running():
 
 
 def test_failure_in_the_worker_is_one_clear_line():
-    # Stochastic neurons have no fixed-point form yet, and only the worker compiles the plan: its
-    # error comes back as one line and nothing of the simulation survives.
-    g = rate_to_spiking(base.build(seed=0, hidden=(8,), n_in=4, n_out=2), neuron="stochastic")
+    # tanh units have no fixed-point form, and only the worker compiles the plan: its error comes
+    # back as one line and nothing of the simulation survives.
+    g = base.build(seed=0, hidden=(8,), n_in=4, n_out=2)
+    g.populations["h0"].model = "tanh"
     with pytest.raises(BackendError, match="the Lava simulation failed") as e:
-        run_lava(g, {"x": np.zeros((1, 1, 4))}, 10, np.array([0]), precision="fixed")
+        run_lava(g, {"x": np.zeros((1, 1, 4))}, 10, np.array([0]), spiking_inputs=False, precision="fixed")
     assert "\n" not in str(e.value)
 
 

@@ -71,3 +71,20 @@ def rate_fixed_step(model: str, a_in: Any, s: Any, bias: Any, damping: int) -> A
     else:
         raise ValueError(f"rate model {model!r} has no fixed-point form (use hard_sigmoid or linear)")
     return s + sm_shift((f - s) * damping, DECAY_BITS)
+
+
+def stochastic_fixed_step(a_in: Any, v: Any, s_prev: Any, h24: Any, dv: int, vth: int, bias: Any, reset: str,
+                          table: Any, table_shift: int) -> tuple[Any, Any]:
+    """Integer stochastic neuron: the LIF membrane, then a spike when the 24-bit counter hash
+    ``h24`` is below ``table[(v - vth << 6) >> table_shift]`` (the sigmoid of the temperature,
+    tabulated once as integers so every backend compares the same numbers)."""
+    v = decay(v, dv) + (a_in << ACT_SHIFT) + bias
+    if reset == "subtract":
+        v = v - s_prev * (vth << ACT_SHIFT)
+    v = _xp.clip(v, -V_MAX, V_MAX)
+    half = (len(table) - 1) // 2
+    idx = _xp.clip((v - (vth << ACT_SHIFT)) >> table_shift, -half, half) + half
+    s = _xp.as_float(h24 < table[idx], v)
+    if reset == "zero":
+        v = v * (1 - s)
+    return s, v

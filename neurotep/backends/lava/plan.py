@@ -135,6 +135,12 @@ def compile_graph(graph: Graph, batch: int = 1, precision: str = "float", record
             else:
                 procs.append(ProcSpec(name, "sub_lif", _NEURON_CLASS["sub_lif"], shape, population=p.name,
                                       params=dict(dv=qp.dv, vth=qp.vth), arrays=dict(bias=np.tile(qp.bias, batch))))
+        elif q is not None and p.model == "stochastic":
+            qp = q.populations[p.name]
+            index = (ids[:, None] * n_total + offsets[p.name] + np.arange(p.size)[None, :]).reshape(-1)
+            procs.append(ProcSpec(name, "stochastic", _NEURON_CLASS["stochastic"], shape, population=p.name,
+                                  params=dict(dv=qp.dv, vth=qp.vth, reset=qp.reset, seed=qp.seed, table_shift=qp.table_shift),
+                                  arrays=dict(bias=np.tile(qp.bias, batch), index=index, table=qp.table)))
         elif q is not None and p.model in RATE_MODELS:
             qp = q.populations[p.name]
             procs.append(ProcSpec(name, "rate", _NEURON_CLASS["rate"], shape, population=p.name,

@@ -9,7 +9,8 @@ import torch
 
 from neurotep.backends.torch.network import Recording, resolve_device
 from neurotep.neurons import RingBuffer
-from neurotep.neurons.fixed import GRADED_BITS, lif_fixed_step, rate_fixed_step, shift
+from neurotep import rng
+from neurotep.neurons.fixed import GRADED_BITS, lif_fixed_step, rate_fixed_step, shift, stochastic_fixed_step
 from neurotep.quantize import TAP_BITS, QuantizedGraph
 
 
@@ -30,17 +31,26 @@ class FixedNetwork:
         self.bias = {k: torch.as_tensor(p.bias, **kw) for k, p in q.populations.items()}
         self.taps = {k: [int(t) for t in v] for k, v in q.taps.items()}
         self.incoming = {p.name: list(self.g.incoming(p.name)) for p in self.g.state_populations()}
+        self.tables = {k: torch.as_tensor(p.table, **kw) for k, p in q.populations.items() if p.table is not None}
+        offsets, n = {}, 0
+        for p in self.g.populations.values():  # the same neuron keys as the float paths
+            offsets[p.name], n = n, n + p.size
+        self.offsets, self.n_total = offsets, n
 
     def run(self, input_fn: Callable[[int], dict[str, torch.Tensor]], steps: int, batch: int, raster: bool = False,
-            readout: str | None = None, spiking_inputs: bool = True) -> tuple[Recording, torch.Tensor | None]:
+            readout: str | None = None, spiking_inputs: bool = True,
+            sample_ids: torch.Tensor | None = None) -> tuple[Recording, torch.Tensor | None]:
         """``input_fn(t)`` gives integer input frames; returns the spike counts and the readout's
         mean over the run in float units."""
         g, kw = self.g, dict(device=self.device_, dtype=torch.int64)
+        ids = (torch.arange(batch, **kw) if sample_ids is None else sample_ids.to(**kw))[:, None] * self.n_total
+        keys = {k: ids + self.offsets[k] + torch.arange(g.populations[k].size, **kw)[None, :] for k in self.tables}
         out = {p.name: torch.zeros(batch, p.size, **kw) for p in g.populations.values()}
-        v = {k: torch.zeros(batch, g.populations[k].size, **kw) for k, p in self.q.populations.items() if p.model == "lif"}
+        v = {k: torch.zeros(batch, g.populations[k].size, **kw) for k, p in self.q.populations.items()
+             if p.model in ("lif", "stochastic")}
         rings = {k: RingBuffer(len(t), out[k]) for k, t in self.taps.items()}
         counted = [p.name for p in g.populations.values()
-                   if p.model == "lif" or (p.model == "input" and spiking_inputs)]
+                   if p.model in ("lif", "stochastic") or (p.model == "input" and spiking_inputs)]
         rec = Recording(per_step={p: torch.zeros(steps, **kw) for p in counted},
                         per_neuron={p: torch.zeros(g.populations[p].size, **kw) for p in counted},
                         per_sample={p: torch.zeros(batch, **kw) for p in counted},
@@ -59,6 +69,10 @@ class FixedNetwork:
                     a = a + (rings[name].weighted_sum(self.taps[name]) >> TAP_BITS)
                 if qp.model == "lif":
                     new[name], v[name] = lif_fixed_step(a, v[name], out[name], qp.dv, qp.vth, self.bias[name], qp.reset)
+                elif qp.model == "stochastic":
+                    new[name], v[name] = stochastic_fixed_step(
+                        a, v[name], out[name], rng.hash24(qp.seed, t, keys[name]), qp.dv, qp.vth, self.bias[name],
+                        qp.reset, self.tables[name], qp.table_shift)
                 else:
                     new[name] = rate_fixed_step(qp.model, a, out[name], self.bias[name], qp.damping)
             for name, ring in rings.items():

@@ -18,7 +18,7 @@ from neurotep.backends.lava.procs.processes import (BatchSource, EqPropSynapses,
                                                     SubtractiveLIF, ToroidalBuffer)
 from neurotep.learning.phases import PhaseSchedule
 from neurotep.neurons import RingBuffer, lif_step, rate_step, stochastic_step
-from neurotep.neurons.fixed import lif_fixed_step, rate_fixed_step
+from neurotep.neurons.fixed import lif_fixed_step, rate_fixed_step, stochastic_fixed_step
 
 
 class _NeuronModel(PyLoihiProcessModel):
@@ -142,6 +142,20 @@ class PySubtractiveLIFFixed(_NeuronModelFixed):
     def update(self, a):
         p = self.proc_params
         s, self.v64 = lif_fixed_step(a, self.v64, self.s64, p["dv"], p["vth"], self.bias64, "subtract")
+        return s
+
+
+@implements(proc=StochasticNeurons, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyStochasticNeuronsFixed(_NeuronModelFixed):
+    v: np.ndarray = LavaPyType(np.ndarray, np.int32, precision=24)
+
+    def update(self, a):
+        p = self.proc_params
+        h24 = rng.hash24(p["seed"], self.time_step - 1, np.asarray(p["index"], dtype=np.int64))
+        s, self.v64 = stochastic_fixed_step(a, self.v64, self.s64, h24, p["dv"], p["vth"], self.bias64, p["reset"],
+                                            np.asarray(p["table"], dtype=np.int64), p["table_shift"])
         return s
 
 
