@@ -112,16 +112,17 @@ def test_entry_point_exit_code(tmp_path):
     assert p.returncode == 2 and p.stderr.count("\n") == 1 and "does not exist" in p.stderr
 
 
-def test_run_on_lava_has_the_torch_keys_and_spikes(model_dir, tmp_path, capsys):
+@pytest.mark.parametrize("precision", ["float", "fixed"])
+def test_run_on_lava_has_the_torch_keys_and_spikes(model_dir, tmp_path, capsys, precision):
     outs = {}
     for backend in ("torch", "lava"):
         out = tmp_path / backend
         assert main(["run", str(model_dir), "--backend", backend, "--out", str(out), "--samples", "20",
-                     "--spiking", "--steps", "30", "--json"]) == 0
+                     "--spiking", "--steps", "30", "--precision", precision, "--json"]) == 0
         outs[backend] = json.loads((out / "run.json").read_text())
     capsys.readouterr()
     t, lv = outs["torch"], outs["lava"]
-    assert set(t) == set(lv) and lv["executed_on"] == "loihi2-sim" and lv["precision"] == "float"
+    assert set(t) == set(lv) and lv["executed_on"] == "loihi2-sim" and lv["precision"] == precision
     assert lv["populations"] == t["populations"] and lv["test_accuracy"] == t["test_accuracy"]
 
 
@@ -144,6 +145,7 @@ def test_compile_to_lava_json(model_dir, capsys):
 
 def test_compile_and_precision_errors(model_dir, capsys, tmp_path):
     _fail(capsys, ["compile", str(model_dir), "--to", "verilog"], "unknown compile target")
-    _fail(capsys, ["run", str(model_dir), "--backend", "lava", "--precision", "fixed", "--out", str(tmp_path / "r")],
-          "precision 'fixed'")
+    _fail(capsys, ["run", str(model_dir), "--backend", "lava", "--precision", "double", "--out", str(tmp_path / "r")],
+          "unknown precision 'double'")
+    _fail(capsys, ["run", str(model_dir), "--precision", "fixed", "--out", str(tmp_path / "r")], "add --spiking")
     assert not (tmp_path / "r").exists()

@@ -44,6 +44,8 @@ def build(plan: LavaPlan, inputs: dict[str, np.ndarray], steps: int, record_dir:
             procs[spec.name] = cls(**params, **spec.arrays)
         else:  # neurotep's own neuron and buffer processes
             params = dict(spec.params)
+            if params.get("record"):  # counted inside the process, written at the last step
+                params["record"] = dict(params["record"], steps=steps, path=str(record_dir / f"{spec.population}.npz"))
             if params.get("schedule"):  # learning rate units write their bias at the end
                 params["schedule"] = dict(params["schedule"], path=str(record_dir / f"{spec.name}.npz"))
             procs[spec.name] = cls(shape=spec.shape, **params, **spec.arrays)

@@ -52,7 +52,18 @@ def run_lava(graph: Graph, inputs: dict[str, np.ndarray], steps: int, sample_ids
     spec = dict(kind="run", batch=batch, steps=steps, precision=precision, tag=TAGS[precision],
                 sample_ids=[int(i) for i in sample_ids], spiking_inputs=spiking_inputs, raster=raster)
     res, records = execute(graph, inputs, spec, timeout)
+    if spiking_inputs:
+        records.update({pop: _count_inputs(frames, steps, raster) for pop, frames in inputs.items()})
     return _recording(graph, records, steps), _readout(graph, records, steps, precision), res
+
+
+def _count_inputs(frames: np.ndarray, steps: int, raster: bool) -> dict:
+    """Counts of input spikes the host generated (frames played cyclically), in the recorder's format."""
+    played = frames[np.arange(steps) % len(frames)] > 0  # (steps, B, N)
+    counts = {"table": played.sum(2).astype(np.float64), "per_neuron": played.sum((0, 1)).astype(np.float64)}
+    if raster:
+        counts["raster"] = played.reshape(steps, -1)
+    return counts
 
 
 def execute(graph: Graph, arrays: dict[str, np.ndarray], spec: dict, timeout: float | None = DEFAULT_TIMEOUT):
