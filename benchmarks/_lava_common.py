@@ -15,14 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-
-def _kill_group(pid: int) -> None:
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(pid, sig)
-        except ProcessLookupError:
-            return
-        time.sleep(0.2)
+from neurotep.backends.lava.runner import kill_group
 
 
 def run_job(spec: dict, arrays: dict, graph=None, timeout: float = 600.0) -> dict:
@@ -46,7 +39,7 @@ def run_job(spec: dict, arrays: dict, graph=None, timeout: float = 600.0) -> dic
             except subprocess.TimeoutExpired:
                 raise RuntimeError(f"Lava job {spec} did not finish within {timeout:.0f} s") from None
             finally:
-                _kill_group(proc.pid)
+                kill_group(proc.pid)
                 proc.wait()
         res_file = job / "result.json"
         if not res_file.exists():

@@ -38,6 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
+from neurotep.backends.lava.worker import prune_root_handlers
+
 
 def _neurotep(job: Path, spec: dict, arrays: dict) -> tuple[dict, object]:
     from neurotep.backends.lava.build import build
@@ -156,8 +158,7 @@ def main(job_dir: str) -> int:
                 result["stop_error"] = f"{type(e).__name__}: {e}"
         if result.get("ok") and spec["kind"] == "neurotep":
             result["recorders"], result["recorder_read_seconds"] = _read_recorders(job)
-        for h in list(logging.getLogger().handlers):  # every Lava Process adds one
-            logging.getLogger().removeHandler(h)
+        prune_root_handlers()
         (job / "result.json").write_text(json.dumps(result))
     return 0 if result["ok"] else 1
 

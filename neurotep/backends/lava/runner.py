@@ -25,7 +25,8 @@ TAGS = {"float": "floating_pt", "fixed": "fixed_pt"}
 DEFAULT_TIMEOUT = 1800.0
 
 
-def _kill_group(pid: int) -> None:
+def kill_group(pid: int) -> None:
+    """TERM, then KILL, the process group ``pid`` leads (a worker started in its own session)."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
             os.killpg(pid, sig)
@@ -82,7 +83,7 @@ def execute(graph: Graph, arrays: dict[str, np.ndarray], spec: dict, timeout: fl
             except subprocess.TimeoutExpired:
                 raise BackendError(f"the Lava simulation did not finish within {timeout:.0f} s and was stopped") from None
             finally:  # also on Ctrl-C: nothing of the simulation may survive
-                _kill_group(proc.pid)
+                kill_group(proc.pid)
                 proc.wait()
         res_file = job / "result.json"
         if not res_file.exists():

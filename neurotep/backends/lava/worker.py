@@ -27,6 +27,12 @@ from neurotep.backends.lava.plan import compile_graph
 from neurotep.graph import load_graph
 
 
+def prune_root_handlers() -> None:
+    """Every Lava Process adds a handler to the root logger; drop them after a run."""
+    for h in list(logging.getLogger().handlers):
+        logging.getLogger().removeHandler(h)
+
+
 def main(job_dir: str) -> int:
     job = Path(job_dir)
     spec = json.loads((job / "job.json").read_text())
@@ -65,8 +71,7 @@ def main(job_dir: str) -> int:
                 next(iter(procs.values())).stop()
             except BaseException as e:  # the parent kills the group if this hangs or fails
                 result.setdefault("stop_error", f"{type(e).__name__}: {e}")
-        for h in list(logging.getLogger().handlers):  # every Lava Process adds one
-            logging.getLogger().removeHandler(h)
+        prune_root_handlers()
         (job / "result.json").write_text(json.dumps(result))
     return 0 if result["ok"] else 1
 
