@@ -46,6 +46,8 @@ def _check(backend: str, encoding: str, samples: int | None, data: Dataset) -> i
 
 def _executed_on(backend: str, device: str, hardware: str | None) -> str:
     if backend == "torch":
+        if hardware is not None:
+            raise BackendError(f"--hardware {hardware} needs --backend lava")
         return f"torch-{torch.device(device).type}"
     if hardware == "loihi2":
         from neurotep.hardware import detect_loihi2
@@ -53,8 +55,8 @@ def _executed_on(backend: str, device: str, hardware: str | None) -> str:
         found = detect_loihi2()
         if not found["available"]:
             print(f"neurotep: Loihi 2 hardware not available ({found['reason']}); running on the Loihi 2 simulator (Loihi2SimCfg)")
-        else:  # pragma: no cover - needs Intel's lava-loihi and a board
-            raise BackendError("Loihi 2 hardware was found, but neurotep's hardware run path (Loihi2HwCfg) is not implemented yet")
+        else:  # pragma: no cover - needs Intel's lava-loihi and a board (untested here)
+            return "loihi2-hw"
     elif hardware not in (None, "loihi2-sim"):
         raise BackendError(f"unknown hardware {hardware!r}: use loihi2")
     return "loihi2-sim"
@@ -90,7 +92,8 @@ def run_model(graph: Graph, data: Dataset, backend: str = "torch", samples: int 
     elif backend == "torch":
         pred, rec, steps_taken = _run_torch(g, x, ids, steps, spiking, spiking_inputs, device, raster)
     else:
-        pred, rec, steps_taken = _run_lava(g, x, ids, steps, spiking, spiking_inputs, precision, raster)
+        pred, rec, steps_taken = _run_lava(g, x, ids, steps, spiking, spiking_inputs, precision, raster,
+                                           on_chip=executed_on == "loihi2-hw")
     wall = time.perf_counter() - t0
     pops = {}
     for p in g.populations.values():
@@ -149,7 +152,7 @@ def _run_torch_fixed(q, x, ids, steps, spiking_inputs, device, raster):
     return y_mean.argmax(1).cpu().numpy(), rec, steps
 
 
-def _run_lava(g, x, ids, steps, spiking, spiking_inputs, precision, raster):
+def _run_lava(g, x, ids, steps, spiking, spiking_inputs, precision, raster, on_chip=False):
     from neurotep.backends.lava.runner import run_lava
 
     inp = g.meta["input"]
@@ -160,7 +163,7 @@ def _run_lava(g, x, ids, steps, spiking, spiking_inputs, precision, raster):
         data = _spike_frames(xb, steps, idb, spiking_inputs)
         data = encode_input(data, spiking_inputs) if precision == "fixed" else data.astype(np.float64)
         rec, readout, _ = run_lava(g, {inp: data}, steps, idb, spiking_inputs=spiking_inputs, precision=precision,
-                                   raster=raster)
+                                   raster=raster, on_chip=on_chip)
         preds.append(readout["mean" if spiking else "last"].argmax(1).numpy())
         recs.append(rec)
     return np.concatenate(preds), _merge(recs) if spiking else None, steps

@@ -148,4 +148,7 @@ def test_compile_and_precision_errors(model_dir, capsys, tmp_path):
     _fail(capsys, ["run", str(model_dir), "--backend", "lava", "--precision", "double", "--out", str(tmp_path / "r")],
           "unknown precision 'double'")
     _fail(capsys, ["run", str(model_dir), "--precision", "fixed", "--out", str(tmp_path / "r")], "add --spiking")
+    _fail(capsys, ["run", str(model_dir), "--hardware", "loihi2", "--out", str(tmp_path / "r")], "needs --backend lava")
+    _fail(capsys, ["run", str(model_dir), "--backend", "lava", "--hardware", "truenorth", "--out", str(tmp_path / "r")],
+          "unknown hardware")
     assert not (tmp_path / "r").exists()

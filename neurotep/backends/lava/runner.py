@@ -37,9 +37,11 @@ def kill_group(pid: int) -> None:
 
 def run_lava(graph: Graph, inputs: dict[str, np.ndarray], steps: int, sample_ids: np.ndarray,
              spiking_inputs: bool = True, precision: str = "float", raster: bool = False,
-             timeout: float | None = DEFAULT_TIMEOUT):
+             timeout: float | None = DEFAULT_TIMEOUT, on_chip: bool = False):
     """Simulate ``graph`` on Loihi2SimCfg for ``steps`` steps with ``inputs[pop]`` of shape
-    (frames, batch, N), played cyclically (one frame: a constant input). Returns ``(Recording, readout, info)``: the readout (the output
+    (frames, batch, N), played cyclically (one frame: a constant input); with ``on_chip`` on
+    Loihi2HwCfg (needs Intel's lava-loihi and a board; neurotep's Python processes then run on the
+    host). Returns ``(Recording, readout, info)``: the readout (the output
     population's values) as ``{"mean": over the run, "last": at the final step}`` or None."""
     if precision not in TAGS:
         raise BackendError(f"unknown precision {precision!r}: use float or fixed")
@@ -51,7 +53,8 @@ def run_lava(graph: Graph, inputs: dict[str, np.ndarray], steps: int, sample_ids
         if arr.ndim != 3 or arr.shape[1:] != (batch, size) or not np.isfinite(arr).all():
             raise BackendError(f"input {pop!r} must be a finite array of shape (frames, {batch}, {size}), got {arr.shape}")
     spec = dict(kind="run", batch=batch, steps=steps, precision=precision, tag=TAGS[precision],
-                sample_ids=[int(i) for i in sample_ids], spiking_inputs=spiking_inputs, raster=raster)
+                sample_ids=[int(i) for i in sample_ids], spiking_inputs=spiking_inputs, raster=raster,
+                on_chip=on_chip)
     res, records = execute(graph, inputs, spec, timeout)
     if spiking_inputs:
         records.update({pop: _count_inputs(frames, steps, raster) for pop, frames in inputs.items()})

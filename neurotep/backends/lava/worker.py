@@ -57,7 +57,13 @@ def main(job_dir: str) -> int:
         t_build = time.perf_counter() - t0
         anchor = next(iter(procs.values()))
         t0 = time.perf_counter()
-        anchor.run(condition=RunSteps(num_steps=spec["steps"]), run_cfg=Loihi2SimCfg(select_tag=spec["tag"]))
+        if spec.get("on_chip"):  # untested here: needs Intel's lava-loihi and a Loihi 2 board
+            from lava.magma.core.run_configs import Loihi2HwCfg
+
+            cfg = Loihi2HwCfg(select_tag=spec["tag"])
+        else:
+            cfg = Loihi2SimCfg(select_tag=spec["tag"])
+        anchor.run(condition=RunSteps(num_steps=spec["steps"]), run_cfg=cfg)
         t_run = time.perf_counter() - t0
         ran = True
         result = {"ok": True, "build_seconds": t_build, "run_seconds": t_run, "processes": len(procs)}
