@@ -99,8 +99,8 @@ def load_model(model_dir: str):
 
 def cmd_run(args) -> None:
     from neurotep.data import load_dataset
-    from neurotep.outputs import atomic_dir, write_json
-    from neurotep.runner import run_model, save_recording
+    from neurotep.outputs import atomic_dir
+    from neurotep.runner import run_model, save_run
 
     graph = load_model(args.model_dir)
     data = load_dataset(args.dataset, args.data_path)
@@ -108,9 +108,7 @@ def cmd_run(args) -> None:
                     encoding=args.encoding, device=args.device, raster=args.raster, neuron=args.neuron,
                     precision=args.precision, hardware=args.hardware)
     with atomic_dir(args.out) as tmp:
-        write_json(tmp / "run.json", res.summary)
-        if res.recording is not None:
-            save_recording(res.recording, tmp / "spikes.npz")
+        save_run(res, tmp)
     s = res.summary
     _print(s, args.json, [f"{s['mode']} run on {s['executed_on']}: accuracy {s['test_accuracy']:.4f} on {s['samples']} "
                           f"samples, {s['steps']} steps, {s['spikes_total']} spikes, {s['wall_seconds']:.2f} s; "

@@ -16,7 +16,7 @@ from neurotep.errors import ModelFileError
 from neurotep.graph import load_graph, save_graph
 from neurotep.learning.train import train
 from neurotep.outputs import atomic_dir, write_json
-from neurotep.runner import run_model, save_recording
+from neurotep.runner import run_model, save_run
 from neurotep.variants import base
 
 
@@ -54,10 +54,7 @@ def demo(out: str = "runs/demo", epochs: int = 40, device: str = "cpu", retrain:
         if history:
             write_json(tmp / "history.json", history)
         for mode, res in (("rate", rate), ("spiking", spiking), ("lava", lava)):
-            (tmp / mode).mkdir()
-            write_json(tmp / mode / "run.json", res.summary)
-            if res.recording is not None:
-                save_recording(res.recording, tmp / mode / "spikes.npz")
+            save_run(res, tmp / mode)
     hidden = [p for p, v in spiking.summary["populations"].items() if v["model"] == "lif"]
     rate_h = sum(spiking.summary["populations"][p]["spikes_per_neuron_per_step"] for p in hidden) / max(len(hidden), 1)
     print()

@@ -31,6 +31,7 @@ ENCODER_SEED = 1
 class RunOutput:
     summary: dict  # what run.json holds
     recording: Recording | None
+    graph: Graph  # the network that ran (the spiking form in spiking mode)
 
 
 def _check(backend: str, encoding: str, samples: int | None, data: Dataset) -> int:
@@ -107,7 +108,7 @@ def run_model(graph: Graph, data: Dataset, backend: str = "torch", samples: int 
         test_accuracy=float((pred == y).mean()), spikes_total=int(sum(p["spikes"] for p in pops.values())),
         wall_seconds=wall, populations=pops,
     )
-    return RunOutput(summary, rec)
+    return RunOutput(summary, rec, g)
 
 
 def _run_torch(g, x, ids, steps, spiking, spiking_inputs, device, raster):
@@ -178,6 +179,22 @@ def _merge(recs: list[Recording]) -> Recording:
         per_sample={p: torch.cat([r.per_sample[p] for r in recs]) for p in first.per_sample},
         raster={p: torch.cat([r.raster[p] for r in recs], dim=1) for p in first.raster},
     )
+
+
+def save_run(res: RunOutput, run_dir) -> None:
+    """A self-contained run directory: ``run.json``, ``graph/`` (the network that ran) and, for
+    spiking runs, ``spikes.npz``: what ``neurotep profile`` and ``neurotep report`` read."""
+    from pathlib import Path
+
+    from neurotep.graph import save_graph
+    from neurotep.outputs import write_json
+
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(run_dir / "run.json", res.summary)
+    save_graph(res.graph, run_dir / "graph")
+    if res.recording is not None:
+        save_recording(res.recording, run_dir / "spikes.npz")
 
 
 def save_recording(rec: Recording, path) -> None:
