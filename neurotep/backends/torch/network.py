@@ -18,7 +18,6 @@ import copy
 from dataclasses import dataclass, field
 from typing import Callable
 
-import numpy as np
 import snntorch as snn
 import torch
 
@@ -323,6 +322,3 @@ def _update_order(graph: Graph) -> list[str]:
             raise BackendError("delay-0 cycle in graph")
     return order
 
-
-def numpy_to_torch(x: np.ndarray, net: TorchNetwork) -> torch.Tensor:
-    return torch.as_tensor(x, device=net.device_, dtype=net.dtype)
