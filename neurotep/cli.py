@@ -193,6 +193,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_compile)
 
+    from neurotep.report.cli import add_parser as add_report
+
+    add_report(sub)
+
     s = sub.add_parser("demo", help="the main job: train the base model on digits and run it, rate and spiking")
     s.add_argument("--out", default="runs/demo")
     s.add_argument("--epochs", type=int, default=40)

@@ -1,0 +1,29 @@
+"""``neurotep report RUN_DIR [RUN_DIR ...] --out DIR``: wire :func:`add_parser` into the main CLI."""
+
+from __future__ import annotations
+
+import json
+
+
+def add_parser(subparsers):
+    """Add the ``report`` sub-command to ``subparsers`` (from ``ArgumentParser.add_subparsers``)."""
+    s = subparsers.add_parser(
+        "report", help="write report.md, a self-contained report.html, figures and NIR spike data for run directories")
+    s.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories written by `neurotep run --out`")
+    s.add_argument("--out", required=True, help="report directory to write (replaced atomically)")
+    s.add_argument("--json", action="store_true", help="print the written files as JSON")
+    s.set_defaults(fn=cmd_report)
+    return s
+
+
+def cmd_report(args) -> None:
+    from pathlib import Path
+
+    from neurotep.report.writer import REPORT_HTML, write_report
+
+    md = write_report([Path(p) for p in args.run_dirs], Path(args.out))
+    if args.json:
+        files = sorted(p.name for p in md.parent.iterdir())
+        print(json.dumps({"report": str(md), "html": str(md.parent / REPORT_HTML), "files": files}, indent=2))
+    else:
+        print(md)
