@@ -11,6 +11,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip setuptools wheel
 	$(VENV)/bin/pip install --quiet -e '.[dev]'
+	# NeuroBench's metric code only (its declared deps pull tonic/torchaudio/numba we do not use);
+	# the profiler's parity test runs it against neurotep's own metrics.
+	$(VENV)/bin/pip install --quiet --no-deps neurobench==2.3.0
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -193,8 +193,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_compile)
 
+    from neurotep.profile.cli import add_parser as add_profile
     from neurotep.report.cli import add_parser as add_report
 
+    add_profile(sub)
     add_report(sub)
 
     s = sub.add_parser("demo", help="the main job: train the base model on digits and run it, rate and spiking")

@@ -2,8 +2,9 @@
 
 Trains the base TorEqProp model on the digits set with EqProp (or reuses the model cached in the
 output folder when it was trained with the same settings), then runs it on the test split in its
-rate mode and in its spiking mode, on the torch path and on Lava's Loihi 2 simulator, and writes
-everything to one folder it names at the end.
+rate mode and in its spiking mode, on the torch path and on Lava's Loihi 2 simulator, profiles the
+Lava run for Loihi 2 and for the dense GPU baseline, and writes everything, with a report
+(report.md, self-contained report.html, figures), to one folder it names at the end.
 """
 
 from __future__ import annotations
@@ -16,8 +17,15 @@ from neurotep.errors import ModelFileError
 from neurotep.graph import load_graph, save_graph
 from neurotep.learning.train import train
 from neurotep.outputs import atomic_dir, write_json
+from neurotep.profile import write_profile
+from neurotep.report import write_report
 from neurotep.runner import run_model, save_run
 from neurotep.variants import base
+
+
+def write_profile_doc(run_dir, hardware: str) -> dict:
+    """Profile ``run_dir`` for ``hardware`` (files written beside the run) and return the profile."""
+    return json.loads(write_profile(run_dir, hardware).read_text())
 
 
 def _cached(model_dir: Path, epochs: int, seed: int):
@@ -33,28 +41,37 @@ def demo(out: str = "runs/demo", epochs: int = 40, device: str = "cpu", retrain:
     out_dir = Path(out)
     data = load_digits_split()
     graph = None if retrain else _cached(out_dir / "model", epochs, seed)
-    print(f"[1/4] {'reusing the cached model in ' + str(out_dir / 'model') if graph else 'training the base TorEqProp model on digits by EqProp'}")
+    print(f"[1/5] {'reusing the cached model in ' + str(out_dir / 'model') if graph else 'training the base TorEqProp model on digits by EqProp'}")
     history = None
     if graph is None:
         result = train(base.build(n_in=data.n_features, n_out=data.n_classes, seed=seed), data, epochs=epochs,
                        seed=seed, device=device)
         graph, history = result.graph, result.history
-    print("[2/4] running the rate mode on the test split")
+    print("[2/5] running the rate mode on the test split")
     rate = run_model(graph, data, device=device)
-    print("[3/4] running the spiking mode (integrate-and-fire neurons, Poisson input) on the test split")
+    print("[3/5] running the spiking mode (integrate-and-fire neurons, Poisson input) on the test split")
     spiking = run_model(graph, data, spiking=True, device=device)
-    print("[4/4] running the same spiking network on Lava's Loihi 2 simulator (Loihi2SimCfg)")
-    lava = run_model(graph, data, spiking=True, backend="lava")
+    print("[4/5] running the same spiking network on Lava's Loihi 2 simulator (Loihi2SimCfg)")
+    lava = run_model(graph, data, spiking=True, backend="lava", raster=True)
+    print("      and in fixed point (Loihi 2 bit widths)")
+    lava_fixed = run_model(graph, data, spiking=True, backend="lava", precision="fixed")
     same = all(lava.summary["populations"][p]["spikes"] == v["spikes"] for p, v in spiking.summary["populations"].items())
     summary = dict(variant=graph.meta["variant"], dataset=data.name, training=graph.meta.get("training", {}),
-                   rate=rate.summary, spiking=spiking.summary, lava=lava.summary, lava_spikes_identical=same)
+                   rate=rate.summary, spiking=spiking.summary, lava=lava.summary, lava_fixed=lava_fixed.summary,
+                   lava_spikes_identical=same)
     with atomic_dir(out_dir) as tmp:
         save_graph(graph, tmp / "model")
         write_json(tmp / "summary.json", summary)
         if history:
             write_json(tmp / "history.json", history)
-        for mode, res in (("rate", rate), ("spiking", spiking), ("lava", lava)):
+        for mode, res in (("rate", rate), ("spiking", spiking), ("lava", lava), ("lava-fixed", lava_fixed)):
             save_run(res, tmp / mode)
+        print("[5/5] profiling the spiking runs for Loihi 2 and the dense GPU baseline, writing the report")
+        energy = {hw: write_profile_doc(tmp / "lava", hw) for hw in ("gpu-dense", "loihi2")}
+        for hw in energy:
+            write_profile(tmp / "spiking", hw)
+            write_profile(tmp / "lava-fixed", hw)
+    write_report([out_dir / "spiking", out_dir / "lava", out_dir / "lava-fixed"], out_dir / "report")  # atomic; real paths
     hidden = [p for p, v in spiking.summary["populations"].items() if v["model"] == "lif"]
     rate_h = sum(spiking.summary["populations"][p]["spikes_per_neuron_per_step"] for p in hidden) / max(len(hidden), 1)
     print()
@@ -63,5 +80,10 @@ def demo(out: str = "runs/demo", epochs: int = 40, device: str = "cpu", retrain:
           f"{rate_h:.3f} spikes per hidden neuron per step)")
     print(f"  on Lava (loihi2-sim)        : {lava.summary['test_accuracy']:.4f}  "
           f"({'identical' if same else 'DIFFERENT'} spike counts to the torch path, {lava.summary['wall_seconds']:.1f} s)")
+    print(f"  on Lava, fixed point        : {lava_fixed.summary['test_accuracy']:.4f}  "
+          f"({lava_fixed.summary['spikes_total']} spikes in all)")
+    for hw, doc in energy.items():
+        print(f"  energy per inference, {doc['hardware_title']:<30}: {doc['energy_joules'] * 1e6:.2f} uJ")
+    print(f"  report: {(out_dir / 'report' / 'report.html').resolve()}")
     print(f"  trained in {summary['training'].get('train_seconds', 0):.1f} s; results written to {out_dir.resolve()}")
     return summary

@@ -14,9 +14,16 @@ def test_demo_trains_runs_on_both_backends_and_reuses_its_model(tmp_path, capsys
     assert summary["lava_spikes_identical"] is True
     assert summary["lava"]["executed_on"] == "loihi2-sim" and summary["spiking"]["executed_on"] == "torch-cpu"
     assert summary["rate"]["test_accuracy"] > 0.8 and summary["lava"]["test_accuracy"] == summary["spiking"]["test_accuracy"]
-    for sub in ("model/graph.json", "summary.json", "history.json", "rate/run.json", "spiking/spikes.npz", "lava/run.json"):
+    assert summary["lava_fixed"]["precision"] == "fixed" and summary["lava_fixed"]["test_accuracy"] > 0.8
+    for sub in ("model/graph.json", "summary.json", "history.json", "rate/run.json", "spiking/spikes.npz", "lava/run.json",
+                "lava/profile-loihi2.json", "lava/profile-gpu-dense.json", "lava-fixed/graph/graph.json",
+                "report/report.md", "report/report.html", "report/comparison-scatter.png", "report/lava-raster.png"):
         assert (out / sub).exists(), sub
     assert json.loads((out / "summary.json").read_text())["lava_spikes_identical"] is True
+    profile = json.loads((out / "lava" / "profile-loihi2.json").read_text())
+    assert profile["hardware"] == "loihi2" and profile["energy_joules"] > 0 and profile["constants"]
+    html = (out / "report" / "report.html").read_text()
+    assert "data:image/png;base64" in html and "lava-fixed" in html and ".tmp-" not in html
     capsys.readouterr()
     demo(out=str(out), epochs=1)
     assert "reusing the cached model" in capsys.readouterr().out

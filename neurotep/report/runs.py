@@ -226,10 +226,14 @@ def load_run(path: str | Path) -> RunData:
         run.spikes, run.raster_pops = _read_spikes(path / SPIKES_NPZ, summary)
     elif run.spiking:
         run.warnings.append(f"spiking run without `{SPIKES_NPZ}`: no spike counts to plot.")
-    files = sorted(path.glob("profile*.json"), key=lambda p: (p.name != "profile.json", p.name))
+    # One profile per hardware: `neurotep profile` writes profile-<hw>.json and a copy of the latest
+    # as profile.json, so the named files win and profile.json only adds a hardware they lack.
+    files = sorted(path.glob("profile*.json"), key=lambda p: (p.name == "profile.json", p.name))
     for f in files:
         prof = _read_profile(f)
         if run.profile(prof.hardware) is not None:
+            if f.name == "profile.json":
+                continue
             other = run.profile(prof.hardware).file
             raise NeurotepError(f"{path}: {other} and {f.name} both profile hardware {prof.hardware!r}; remove one")
         run.profiles.append(prof)

@@ -174,13 +174,19 @@ def _status_summary(prof: Profile) -> str:
     return f"{', '.join(parts)} (so the figure is {kind}, not a measurement)"
 
 
+# Sparsity-sensitive hardware first: the dense GPU convention costs the same at any activity.
+_SCATTER_PREFERENCE = ("loihi2", "loihi", "45nm", "gpu-dense")
+
+
 def _scatter_hardware(runs: list[RunData]) -> str | None:
-    """The hardware most runs have a profile for (ties: the first one seen)."""
+    """The hardware most runs have a profile for; ties go to the one whose energy depends on
+    activity (Loihi 2 before the dense GPU baseline)."""
     seen: dict[str, int] = {}
     for r in runs:
         for p in r.profiles:
             seen[p.hardware] = seen.get(p.hardware, 0) + 1
-    return max(seen, key=lambda h: seen[h]) if seen else None
+    rank = {h: i for i, h in enumerate(_SCATTER_PREFERENCE)}
+    return max(seen, key=lambda h: (seen[h], -rank.get(h, len(rank)))) if seen else None
 
 
 def _all_hardware(runs: list[RunData]) -> list[tuple[str, str]]:

@@ -66,7 +66,7 @@ def _count_inputs(frames: np.ndarray, steps: int, raster: bool) -> dict:
     played = frames[np.arange(steps) % len(frames)] > 0  # (steps, B, N)
     counts = {"table": played.sum(2).astype(np.float64), "per_neuron": played.sum((0, 1)).astype(np.float64)}
     if raster:
-        counts["raster"] = played.reshape(steps, -1)
+        counts["raster"] = played
     return counts
 
 

@@ -1,0 +1,371 @@
+"""Operation counts of a run directory, per inference (one test sample) and per population.
+
+A run directory (:func:`neurotep.runner.save_run`) holds ``run.json``, ``graph/`` (the network that
+ran: in spiking mode its spiking form) and, for spiking runs, ``spikes.npz`` with the arrays
+``per_step/<pop>`` (T,), ``per_neuron/<pop>`` (N,), ``per_sample/<pop>`` (B,) and optionally
+``raster/<pop>`` (T, B, N), all summed over the ``samples`` test images.
+
+Definitions (every count below is divided by ``samples``: per inference):
+
+* **events**: what a population sends each step. A spiking population (``lif``, ``stochastic``,
+  and an input population when the run encoded its input as Poisson spikes) sends one event per
+  spike, taken neuron by neuron from ``per_neuron/<pop>``, so the counts are exact. A graded
+  population (rate units such as the linear output ``y``, an input in ``current`` encoding, and
+  every population of a rate-mode run, which records no activity) is ASSUMED to send a nonzero
+  graded value from every neuron at every step: its counts are upper bounds.
+* **synaptic operations** of a connection direction (a symmetric connection acts both ways: ``W``
+  from pre to post and ``W.T`` back): effective = sum over presynaptic neurons of (events of that
+  neuron) x (nonzero weights in its column, the mask applied); an operation driven by a spike is
+  an accumulate (AC), one driven by a graded value a multiply-accumulate (MAC). Dense = steps x
+  (number of weights, zeros included), NeuroBench's "Dense". Operations are attributed to the
+  receiving population, whose cores hold the synapses. Every emitted event is counted with its
+  whole fan-out, also the events of the last ``delay`` steps of a delayed connection, which the
+  run ends before delivering.
+* **membrane (neuron) updates**: every neuron of every non-input population is updated every step
+  (steps x neurons), as on Loihi and on a GPU. NeuroBench's own MembraneUpdates counts only
+  membranes that changed; see :mod:`neurotep.profile.neurobench`.
+* **toroidal buffer**: per step each neuron of a buffered population reads its ``K`` taps and
+  writes one entry; the taps' weighted feedback is counted like ``K`` self-synapses per neuron
+  (how Loihi would express it: ``K`` delayed synapses), ``K`` operations per event.
+* **learning updates**: 0, a run is inference only.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from neurotep.errors import NeurotepError
+from neurotep.graph import RATE_MODELS, SPIKING_MODELS, Graph
+
+
+class ProfileError(NeurotepError):
+    """A run directory cannot be profiled (missing, incomplete or corrupt), or the hardware is unknown."""
+
+
+RUN_JSON, GRAPH_DIR, SPIKES_NPZ = "run.json", "graph", "spikes.npz"
+SPIKE, GRADED = "spike", "graded"
+
+
+@dataclass
+class PopulationCounts:
+    """Counts of one population, per inference. Synaptic operations are those it RECEIVES."""
+
+    name: str
+    model: str
+    neurons: int
+    kind: str  # "spike" or "graded": what its events are
+    spikes: float = 0.0
+    events: float = 0.0
+    membrane_updates: float = 0.0
+    synaptic_ops_ac: float = 0.0
+    synaptic_ops_mac: float = 0.0
+    synaptic_ops_dense: float = 0.0
+    buffer_reads: float = 0.0
+    buffer_writes: float = 0.0
+    buffer_ops: float = 0.0  # effective tap accumulations (AC for a spiking population, else MAC)
+    buffer_ops_dense: float = 0.0
+    learning_updates: float = 0.0
+    receives_from: list[str] = field(default_factory=list)  # kinds of the incoming events
+
+    @property
+    def synaptic_ops_effective(self) -> float:
+        return self.synaptic_ops_ac + self.synaptic_ops_mac
+
+    @property
+    def op_kind(self) -> str | None:
+        """"AC", "MAC" or "mixed" for the operations it receives; None when nothing projects to it."""
+        kinds = set(self.receives_from)
+        if not kinds:
+            return None
+        if kinds == {SPIKE}:
+            return "AC"
+        if kinds == {GRADED}:
+            return "MAC"
+        return "mixed"
+
+    @property
+    def buffer_op_kind(self) -> str:
+        return "AC" if self.kind == SPIKE else "MAC"
+
+
+@dataclass
+class Direction:
+    """One direction of a connection: ``weight`` is (dst.size, src.size), the mask applied."""
+
+    connection: str
+    src: str
+    dst: str
+    weight: np.ndarray
+    delay: int
+    kind: str  # "AC" or "MAC"
+    effective_total: int  # over the whole run (all samples)
+    dense_total: int
+
+
+@dataclass
+class RunCounts:
+    """What :func:`count_run` finds in a run directory."""
+
+    run_dir: Path
+    run: dict
+    graph: Graph
+    mode: str
+    samples: int
+    steps: int
+    populations: dict[str, PopulationCounts]  # per inference
+    directions: list[Direction]
+    events_per_neuron: dict[str, np.ndarray]  # totals over the run, per neuron (graded: steps x samples)
+    totals: dict[str, Any]  # integer totals over the run, as NeuroBench accumulates them
+    assumptions: list[str]
+
+    @property
+    def spiking_populations(self) -> list[str]:
+        """Populations of spiking neurons (lif, stochastic): NeuroBench's activation layers."""
+        return [p for p in self.populations if self.graph.populations[p].model in SPIKING_MODELS]
+
+    def as_dict(self) -> dict[str, dict[str, Any]]:
+        """Per-population counts, per inference, JSON-ready."""
+        out = {}
+        for name, c in self.populations.items():
+            out[name] = {
+                "neurons": c.neurons, "spikes": c.spikes, "membrane_updates": c.membrane_updates,
+                "synaptic_ops_effective": c.synaptic_ops_effective, "synaptic_ops_dense": c.synaptic_ops_dense,
+                "op_kind": c.op_kind,
+                "synaptic_ops_ac": c.synaptic_ops_ac, "synaptic_ops_mac": c.synaptic_ops_mac,
+                "buffer_reads": c.buffer_reads, "buffer_writes": c.buffer_writes,
+                "learning_updates": c.learning_updates,
+            }
+        return out
+
+
+# -- reading a run directory ---------------------------------------------------------------------
+def _positive_int(run: dict, key: str, where: Path) -> int:
+    v = run.get(key)
+    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        raise ProfileError(f"{where}: run.json has no valid {key!r} (got {v!r}); re-create the run with `neurotep run`")
+    return v
+
+
+def load_run(run_dir: str | Path) -> tuple[Path, dict, Graph, dict[str, np.ndarray] | None]:
+    """``(path, run.json, graph, spike arrays or None)``; a one-line :class:`ProfileError` for
+    anything missing or malformed."""
+    from neurotep.graph import load_graph
+
+    p = Path(run_dir)
+    if not p.exists():
+        raise ProfileError(f"run directory {str(p)!r} does not exist: write one with `neurotep run MODEL --out DIR`")
+    if not p.is_dir():
+        raise ProfileError(f"{str(p)!r} is not a directory: pass a run directory written by `neurotep run --out DIR`")
+    missing = [n for n, ok in ((RUN_JSON, (p / RUN_JSON).is_file()), (GRAPH_DIR + "/", (p / GRAPH_DIR).is_dir())) if not ok]
+    if missing:
+        raise ProfileError(f"{p}: no {' and no '.join(missing)}; not a neurotep run directory "
+                           "(write one with `neurotep run MODEL --out DIR`)")
+    try:
+        run = json.loads((p / RUN_JSON).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ProfileError(f"{p / RUN_JSON}: unreadable or invalid JSON ({e})") from None
+    if not isinstance(run, dict):
+        raise ProfileError(f"{p / RUN_JSON}: expected a JSON object, got {type(run).__name__}")
+    graph = load_graph(p / GRAPH_DIR)  # ModelFileError (a NeurotepError) names the problem
+    mode = run.get("mode")
+    if mode not in ("spiking", "rate"):
+        raise ProfileError(f"{p / RUN_JSON}: unknown mode {mode!r} (expected spiking or rate)")
+    _positive_int(run, "samples", p / RUN_JSON)
+    _positive_int(run, "steps", p / RUN_JSON)
+    spikes = None
+    if mode == "spiking":
+        f = p / SPIKES_NPZ
+        if not f.is_file():
+            raise ProfileError(f"{p}: a spiking run without {SPIKES_NPZ}; re-create it with `neurotep run --spiking`")
+        try:
+            with np.load(f, allow_pickle=False) as z:
+                spikes = {k: z[k] for k in z.files}
+        except Exception as e:  # BadZipFile, ValueError (pickled data), OSError, EOFError
+            raise ProfileError(f"{f}: truncated, corrupt or unreadable ({type(e).__name__}: {e})") from None
+    return p, run, graph, spikes
+
+
+# -- counting ------------------------------------------------------------------------------------
+def _directions(graph: Graph) -> list[tuple[str, str, str, np.ndarray, int]]:
+    out = []
+    for c in graph.connections:
+        w = np.asarray(c.weight, dtype=np.float64)
+        if c.mask is not None:
+            w = w * np.asarray(c.mask, dtype=bool)
+        out.append((c.name, c.pre, c.post, w, int(c.delay)))
+        if c.symmetric:
+            out.append((c.name + ".T", c.post, c.pre, w.T, int(c.delay)))
+    return out
+
+
+def _int_counts(a: np.ndarray, where: str) -> np.ndarray:
+    a = np.asarray(a, dtype=np.float64)
+    r = np.rint(a)
+    if not np.all(np.isfinite(a)) or np.any(r < 0) or np.any(np.abs(a - r) > 1e-6):
+        raise ProfileError(f"{where}: spike counts must be non-negative integers")
+    return r.astype(np.int64)
+
+
+def count_run(run_dir: str | Path) -> RunCounts:
+    """Count spikes, neuron updates, synaptic operations, buffer accesses and learning updates of
+    the run in ``run_dir``, per inference and per population (see the module docstring)."""
+    path, run, graph, spikes = load_run(run_dir)
+    mode, samples, steps = run["mode"], run["samples"], run["steps"]
+    spiking_run = mode == "spiking"
+    poisson = spiking_run and run.get("encoding", "poisson") == "poisson"
+    assumptions: list[str] = []
+    full = steps * samples  # events of a graded neuron over the run
+
+    # What each population sends, per neuron, summed over the run.
+    kinds: dict[str, str] = {}
+    events: dict[str, np.ndarray] = {}
+    spike_totals: dict[str, int] = {}
+    graded_names: list[str] = []
+    for p in graph.populations.values():
+        is_spiking = spiking_run and (p.model in SPIKING_MODELS or (p.model == "input" and poisson))
+        if not is_spiking:
+            kinds[p.name] = GRADED
+            events[p.name] = np.full(p.size, full, dtype=np.int64)
+            spike_totals[p.name] = 0
+            graded_names.append(p.name)
+            continue
+        kinds[p.name] = SPIKE
+        key = f"per_neuron/{p.name}"
+        if key in spikes:
+            ev = _int_counts(spikes[key], f"{SPIKES_NPZ}[{key}]")
+            if ev.shape != (p.size,):
+                raise ProfileError(f"{path / SPIKES_NPZ}: {key} has shape {ev.shape}, expected ({p.size},)")
+        elif f"per_step/{p.name}" in spikes:
+            total = int(_int_counts(spikes[f"per_step/{p.name}"], f"{SPIKES_NPZ}[per_step/{p.name}]").sum())
+            ev = np.full(p.size, total / p.size)  # spread evenly: fan-out becomes the mean fan-out
+            assumptions.append(f"{p.name}: {SPIKES_NPZ} has no per-neuron counts, so its spikes are spread evenly "
+                               "over its neurons (its synaptic operations use the mean fan-out and are not exact)")
+        else:
+            raise ProfileError(f"{path / SPIKES_NPZ}: no spike counts for spiking population {p.name!r}")
+        events[p.name] = ev
+        spike_totals[p.name] = int(round(float(np.sum(ev))))
+
+    pops = {p.name: PopulationCounts(p.name, p.model, p.size, kinds[p.name]) for p in graph.populations.values()}
+    for name, c in pops.items():
+        c.spikes = spike_totals[name] / samples
+        c.events = float(np.sum(events[name])) / samples
+        if graph.populations[name].model != "input":
+            c.membrane_updates = float(steps * c.neurons)
+
+    dirs: list[Direction] = []
+    ac_total = mac_total = dense_total = 0
+    for conn, src, dst, w, delay in _directions(graph):
+        nnz_col = np.count_nonzero(w, axis=0)
+        ev = events[src]
+        eff = int(ev @ nnz_col) if ev.dtype.kind == "i" else int(round(float(ev @ nnz_col)))
+        dense = full * int(w.size)
+        kind = "AC" if kinds[src] == SPIKE else "MAC"
+        dirs.append(Direction(conn, src, dst, w, delay, kind, eff, dense))
+        c = pops[dst]
+        c.receives_from.append(kinds[src])
+        if kind == "AC":
+            c.synaptic_ops_ac += eff / samples
+            ac_total += eff
+        else:
+            c.synaptic_ops_mac += eff / samples
+            mac_total += eff
+        c.synaptic_ops_dense += dense / samples
+        dense_total += dense
+
+    for b in graph.buffers:
+        c = pops[b.population]
+        c.buffer_reads += b.depth * c.neurons * steps
+        c.buffer_writes += c.neurons * steps
+        c.buffer_ops += b.depth * c.events
+        c.buffer_ops_dense += b.depth * c.neurons * steps
+
+    # NeuroBench's raw totals (ints, over the whole run): activations of spiking neurons.
+    spiking_pops = [p for p in pops if graph.populations[p].model in SPIKING_MODELS]
+    activations = sum(full * pops[p].neurons for p in spiking_pops)
+    nonzero = sum(spike_totals[p] for p in spiking_pops)
+    mem_total, mem_how = None, "no spiking populations"
+    if spiking_pops:
+        mem_total, mem_how = _replay_membrane_updates(graph, run, spikes, spiking_pops, events)
+    totals = {"effective_acs": ac_total, "effective_macs": mac_total, "dense": dense_total,
+              "activations": activations, "nonzero_activations": nonzero,
+              "membrane_updates": mem_total, "membrane_updates_how": mem_how,
+              "membrane_updates_upper_bound": activations}
+
+    # Assumptions, stated once each.
+    if not spiking_run:
+        assumptions.append("rate-mode run: no activity is recorded, so every population (inputs included) is assumed "
+                           "to send a nonzero graded value from every neuron at every step: all synaptic operations "
+                           "are MACs and upper bounds; the input's drive is counted every step, as Loihi would send "
+                           "it, although the torch path computes that constant drive once")
+    elif graded_names:
+        assumptions.append(f"graded populations ({', '.join(graded_names)}) are assumed to send a nonzero value from "
+                           "every neuron at every step: their synaptic operations are MACs and upper bounds")
+    if spiking_run:
+        assumptions.append("synaptic operations of spikes are exact: per neuron, spikes x nonzero outgoing weights "
+                           "(an AC each)")
+    if any(d.delay >= 1 for d in dirs):
+        assumptions.append("every emitted event is counted with its whole fan-out, also the events of the last "
+                           "`delay` steps that the run ends before delivering")
+    if graph.buffers:
+        assumptions.append("toroidal buffers: per neuron and step K tap reads and one write; the taps' feedback is "
+                           "counted as K synaptic operations per event (K delayed self-synapses, as Loihi would "
+                           "express it)")
+    assumptions.append("neuron updates: every neuron of every non-input population is updated every step "
+                       "(steps x neurons); inference runs make no learning updates")
+    return RunCounts(path, run, graph, mode, samples, steps, pops, dirs, events, totals, assumptions)
+
+
+def _replay_membrane_updates(graph: Graph, run: dict, spikes: dict | None, spiking_pops: list[str],
+                             events: dict[str, np.ndarray]) -> tuple[int | None, str]:
+    """NeuroBench's MembraneUpdates total (membranes that changed at each step, all of them at the
+    first step) by replaying the run on the torch path from its recorded input spike rasters, or
+    ``(None, reason)`` where the run cannot be replayed exactly.
+
+    The replay is accepted only when it reproduces the recorded spike count of every neuron."""
+    if run.get("mode") != "spiking" or spikes is None:
+        return None, "a rate-mode run records no membranes"
+    if run.get("precision", "float") != "float":
+        return None, "a fixed-point run is not replayed (membranes are integers on another path)"
+    models = {graph.populations[p].model for p in spiking_pops}
+    if models - {"lif"}:
+        return None, ("stochastic neurons draw from a generator keyed by data-set sample ids, which the run "
+                      "directory does not hold")
+    inputs = graph.inputs()
+    missing = [p.name for p in inputs if f"raster/{p.name}" not in spikes]
+    if missing:
+        return None, (f"the run holds no input spike raster (raster/{missing[0]}); record one with "
+                      "`neurotep run --spiking --encoding poisson --raster`")
+    import torch
+
+    from neurotep.backends.torch import TorchNetwork
+
+    steps, batch = int(run["steps"]), int(run["samples"])
+    frames = {}
+    for p in inputs:
+        r = spikes[f"raster/{p.name}"]
+        if r.shape != (steps, batch, p.size):
+            return None, f"raster/{p.name} has shape {r.shape}, expected {(steps, batch, p.size)}"
+        frames[p.name] = torch.as_tensor(np.ascontiguousarray(r))
+    net = TorchNetwork(graph, device="cpu")
+    weights = net.effective_weights()
+    st = net.init_state(batch)
+    total = 0
+    acc = {p: torch.zeros(graph.populations[p].size, dtype=torch.float64) for p in spiking_pops}
+    with torch.no_grad():
+        for t in range(steps):
+            prev = {p: st.v[p] for p in spiking_pops}
+            st = net.step(st, {k: f[t].to(net.dtype) for k, f in frames.items()}, weights)
+            for p in spiking_pops:
+                total += prev[p].numel() if t == 0 else int(torch.count_nonzero(st.v[p] - prev[p]))
+                acc[p] += st.out[p].sum(0, dtype=torch.float64)
+    for p in spiking_pops:
+        if not np.array_equal(np.rint(acc[p].numpy()).astype(np.int64), np.asarray(events[p], dtype=np.int64)):
+            return None, (f"replaying the run on the torch path did not reproduce the recorded spikes of {p} "
+                          "(e.g. a Lava or GPU run whose rounding differs)")
+    return total, "replayed on the torch path from the recorded input spike raster (exact)"
+

@@ -1,0 +1,263 @@
+"""Energy per inference of a run, from its operation counts and a per-operation energy model.
+
+The energy models are data (``neurotep/hardware/energy_<name>.json``, every constant with its
+source and status); this module only multiplies counts by them:
+
+* ``loihi2`` (ESTIMATE: Loihi 1's published figures) and ``loihi`` (Davies et al. 2018):
+  effective synaptic operations (and toroidal-buffer taps) x synaptic op energy + neuron updates,
+  active (the neuron spiked that step; graded units every step) x active energy and the rest x
+  inactive energy + spike messages x within-tile energy + messages that leave their core x one
+  tile hop + learning updates x synaptic update energy. Cores come from
+  ``map_to_cores(compile_graph(graph, batch=1), profile)``.
+* ``gpu-dense``: dense operations (every weight every step, buffer taps included) x fp32 MAC.
+* ``45nm``: effective ACs x fp32 add + effective MACs x fp32 MAC.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import tempfile
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from neurotep.profile.counts import SPIKE, ProfileError, RunCounts, count_run
+from neurotep.profile.neurobench import neurobench_metrics
+
+HARDWARE = ("loihi2", "loihi", "gpu-dense", "45nm")
+PROFILE_JSON = "profile.json"
+RUN_KEYS = ("backend", "executed_on", "mode", "precision", "samples", "steps", "test_accuracy")
+
+BASELINES = {
+    "loihi2": ("Loihi 2 ESTIMATE from per-operation counts: Intel publishes no Loihi 2 per-operation energies, so "
+               "the published Loihi (gen 1) figures of Davies et al. (IEEE Micro 2018) are used unchanged (likely an "
+               "overestimate); a model, not a measurement on Loihi 2."),
+    "loihi": ("Loihi (gen 1) model from per-operation counts and the per-operation energies published by Davies et "
+              "al. (IEEE Micro 2018, pre-silicon simulation at 0.75 V); not a measurement."),
+    "gpu-dense": ("Dense GPU convention: every weight of every connection is an fp32 multiply-accumulate every step "
+                  "at the 45 nm MAC energy (4.6 pJ, Horowitz ISSCC 2014), compute only (no DRAM, no idle power), "
+                  "so sparsity saves nothing; not a GPU measurement."),
+    "45nm": ("45 nm AC/MAC convention of SNN papers: effective spike-driven synaptic operations x 0.9 pJ (fp32 add) "
+             "+ effective graded ones x 4.6 pJ (fp32 MAC), Horowitz ISSCC 2014; compute only."),
+}
+
+
+@lru_cache(maxsize=None)
+def _read(name: str) -> dict:
+    fname = "energy_" + name.replace("-", "_") + ".json"
+    return json.loads(resources.files("neurotep.hardware").joinpath(fname).read_text(encoding="utf-8"))
+
+
+def check_hardware(hardware: Any) -> str:
+    if hardware not in HARDWARE:
+        raise ProfileError(f"unknown hardware {hardware!r}: use one of {', '.join(HARDWARE)}")
+    return hardware
+
+
+def load_energy_model(hardware: str) -> dict:
+    """The energy model ``hardware`` (one of :data:`HARDWARE`) as a fresh dict."""
+    return copy.deepcopy(_read(check_hardware(hardware)))
+
+
+class _Ledger:
+    """Energy by operation and by population, and the constants used."""
+
+    def __init__(self, model: dict, counts: RunCounts, operations: tuple[str, ...]):
+        self.entries = model["entries"]
+        self.samples = counts.samples
+        self.by_operation = {op: 0.0 for op in operations}
+        self.by_population = {p: 0.0 for p in counts.populations}
+        self.used: dict[str, dict] = {}
+
+    def const(self, name: str) -> float:
+        e = self.entries[name]
+        self.used[name] = {k: e[k] for k in ("value", "unit", "source", "status")}
+        return float(e["value"])
+
+    def add(self, op: str, pop: str, count: float, constant: str) -> None:
+        """``count`` (per inference) operations of kind ``op`` by population ``pop``."""
+        j = count * self.const(constant)
+        self.by_operation[op] += j
+        self.by_population[pop] += j
+
+
+# -- core placement and spike messages (Loihi models) --------------------------------------------
+def _cores(counts: RunCounts, profile: str) -> tuple[dict[str, int], str]:
+    """Neuro-cores per population and a sentence on where they come from."""
+    g = counts.graph
+    try:
+        from neurotep.backends.lava.plan import compile_graph
+        from neurotep.hardware import map_to_cores
+
+        cmap = map_to_cores(compile_graph(g, batch=1), profile)
+        cores = {r.population: int(r.cores) for r in cmap.populations}
+        return ({p.name: cores.get(p.name, 0 if p.model == "input" else 1) for p in g.populations.values()},
+                f"cores per population from neurotep's {cmap.title} mapping (map_to_cores): "
+                + ", ".join(f"{k} {v}" for k, v in cores.items()))
+    except Exception as e:  # e.g. delay-0 connections, which Lava cannot express
+        why = str(e).split(";")[0][:160]
+        return ({p.name: 0 if p.model == "input" else 1 for p in g.populations.values()},
+                f"no core mapping ({why}): each non-input population is assumed to sit on one core of its own")
+
+
+def _blocks(n: int, k: int) -> list[tuple[int, int]]:
+    """Contiguous equal blocks, one per core (as neurotep.hardware.mapping cuts populations)."""
+    size = max(1, math.ceil(n / max(k, 1)))
+    return [(i, min(i + size, n)) for i in range(0, n, size)] or [(0, 0)]
+
+
+def _messages(counts: RunCounts, cores: dict[str, int]) -> dict[str, tuple[float, float]]:
+    """Per sending population: (all messages, messages that leave their core), per inference.
+
+    A spike (or graded event) is one message per destination core holding at least one of its
+    nonzero synapses; a toroidal buffer's taps sit on the population's own core (one local message
+    per event). Inputs come from the host: all their messages leave a core."""
+    g = counts.graph
+    out = {p: [0.0, 0.0] for p in counts.populations}
+    for d in counts.directions:
+        ev = np.asarray(counts.events_per_neuron[d.src], dtype=np.float64)
+        nz = d.weight != 0
+        src_blocks = _blocks(g.populations[d.src].size, cores[d.src]) if cores[d.src] else None
+        for bi, (r0, r1) in enumerate(_blocks(g.populations[d.dst].size, max(cores[d.dst], 1))):
+            reach = nz[r0:r1].any(axis=0).astype(np.float64)  # per source neuron: reaches this core?
+            m = float(ev @ reach)
+            out[d.src][0] += m
+            if d.src == d.dst and src_blocks is not None and len(src_blocks) > bi:
+                a, b = src_blocks[bi]
+                local = float(ev[a:b] @ reach[a:b])
+                out[d.src][1] += m - local
+            else:
+                out[d.src][1] += m
+    for b in g.buffers:
+        out[b.population][0] += float(np.sum(counts.events_per_neuron[b.population]))
+    return {p: (v[0] / counts.samples, v[1] / counts.samples) for p, v in out.items()}
+
+
+# -- the models -----------------------------------------------------------------------------------
+def _loihi(counts: RunCounts, model: dict, profile: str) -> tuple[_Ledger, list[str]]:
+    ops = ("synaptic_ops", "buffer_taps", "neuron_updates_active", "neuron_updates_inactive",
+           "spike_messages_within_tile", "spike_messages_tile_hops", "learning_updates")
+    led = _Ledger(model, counts, ops)
+    for d in counts.directions:
+        led.add("synaptic_ops", d.dst, d.effective_total / counts.samples,
+                "synaptic_op" if d.kind == "AC" else "graded_synaptic_op")
+    for name, c in counts.populations.items():
+        if c.buffer_ops:
+            led.add("buffer_taps", name, c.buffer_ops, "synaptic_op" if c.kind == SPIKE else "graded_synaptic_op")
+        if c.membrane_updates:
+            active = c.spikes if c.kind == SPIKE else c.membrane_updates
+            led.add("neuron_updates_active", name, active, "neuron_update_active")
+            led.add("neuron_updates_inactive", name, c.membrane_updates - active, "neuron_update_inactive")
+        led.add("learning_updates", name, c.learning_updates, "synaptic_update")
+    cores, where = _cores(counts, profile)
+    for name, (msgs, remote) in _messages(counts, cores).items():
+        led.add("spike_messages_within_tile", name, msgs, "spike_within_tile")
+        led.add("spike_messages_tile_hops", name, remote, "tile_hop")
+    notes = [
+        where,
+        "spike routing: one message per (event, destination core holding one of its synapses), each at the "
+        "within-tile spike energy; a message to another core (inputs come from the host) adds one tile hop at the "
+        "mean east-west/north-south hop energy, since placement on the mesh is unknown",
+        "a neuron is active in a step where it spiked (graded units: every step); every neuron is updated every step",
+        "graded events (linear output units, current-encoded inputs) are costed as one synaptic op per synapse",
+        "input spike injection from the host and the host-side processes are not costed",
+    ]
+    if counts.graph.buffers:
+        notes.append("toroidal buffers are costed as K delayed self-synapses on the population's own core "
+                     "(neurotep's Lava plan runs them on the host today)")
+    return led, notes
+
+
+def _gpu_dense(counts: RunCounts, model: dict) -> tuple[_Ledger, list[str]]:
+    led = _Ledger(model, counts, ("dense_synaptic_macs", "dense_buffer_macs"))
+    for name, c in counts.populations.items():
+        led.add("dense_synaptic_macs", name, c.synaptic_ops_dense, "mac_fp32")
+        if c.buffer_ops_dense:
+            led.add("dense_buffer_macs", name, c.buffer_ops_dense, "mac_fp32")
+    return led, ["dense: every weight (zeros included) of every connection direction is one MAC every step, and every "
+                 "buffer tap of every neuron is one MAC every step; neuron updates and memory traffic are not costed"]
+
+
+def _nm45(counts: RunCounts, model: dict) -> tuple[_Ledger, list[str]]:
+    led = _Ledger(model, counts, ("synaptic_acs", "synaptic_macs", "buffer_acs", "buffer_macs"))
+    for name, c in counts.populations.items():
+        if c.synaptic_ops_ac:
+            led.add("synaptic_acs", name, c.synaptic_ops_ac, "add_fp32")
+        if c.synaptic_ops_mac:
+            led.add("synaptic_macs", name, c.synaptic_ops_mac, "mac_fp32")
+        if c.buffer_ops:
+            if c.kind == SPIKE:
+                led.add("buffer_acs", name, c.buffer_ops, "add_fp32")
+            else:
+                led.add("buffer_macs", name, c.buffer_ops, "mac_fp32")
+    if not led.used:  # nothing to cost: still say which constants the model would use
+        led.const("add_fp32")
+        led.const("mac_fp32")
+    return led, ["an effective spike-driven synaptic operation is an fp32 add (AC), a graded one an fp32 "
+                 "multiply-accumulate (MAC); neuron updates, memory access and routing are not costed"]
+
+
+def profile_run(run_dir: str | os.PathLike, hardware: str = "loihi2") -> dict:
+    """The profile of the run in ``run_dir`` on ``hardware`` (one of :data:`HARDWARE`): energy per
+    inference with its breakdown, counts, NeuroBench metrics, constants and assumptions. Writes
+    nothing."""
+    check_hardware(hardware)
+    model = load_energy_model(hardware)
+    counts = count_run(run_dir)
+    if hardware in ("loihi", "loihi2"):
+        led, notes = _loihi(counts, model, hardware)
+    elif hardware == "gpu-dense":
+        led, notes = _gpu_dense(counts, model)
+    else:
+        led, notes = _nm45(counts, model)
+    nb = neurobench_metrics(counts)
+    run = {k: counts.run.get(k) for k in RUN_KEYS}
+    return {
+        "hardware": hardware,
+        "hardware_title": model["title"],
+        "run": run,
+        "energy_joules": float(sum(led.by_operation.values())),
+        "energy_breakdown": {"by_operation": {k: float(v) for k, v in led.by_operation.items()},
+                             "by_population": {k: float(v) for k, v in led.by_population.items()}},
+        "counts": counts.as_dict(),
+        "neurobench": nb,
+        "constants": led.used,
+        "assumptions": counts.assumptions + notes + [
+            "energies are per inference: totals over the run divided by its samples",
+            "constants: " + ", ".join(f"{k} ({v['status']})" for k, v in led.used.items()),
+        ],
+        "baseline": BASELINES[hardware],
+    }
+
+
+def write_profile(run_dir: str | os.PathLike, hardware: str = "loihi2") -> Path:
+    """Compute :func:`profile_run` and write it to ``RUN_DIR/profile.json`` (the latest profile)
+    and ``RUN_DIR/profile-<hardware>.json`` (one per hardware, what reports compare), each
+    atomically (a temporary sibling, then ``os.replace``). Returns the path of profile.json."""
+    doc = profile_run(run_dir, hardware)
+    from neurotep.outputs import jsonable
+
+    text = json.dumps(doc, indent=2, default=jsonable) + "\n"
+    for name in (f"profile-{hardware}.json", PROFILE_JSON):
+        target = Path(run_dir) / name
+        tmp = None
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{name}.tmp-", dir=target.parent)
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+            os.replace(tmp, target)
+        except OSError as e:
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
+            raise ProfileError(f"cannot write {target}: {e.strerror or e}") from None
+        except BaseException:
+            if tmp is not None:
+                Path(tmp).unlink(missing_ok=True)
+            raise
+    return target
