@@ -124,6 +124,14 @@ def test_run_on_lava_has_the_torch_keys_and_spikes(model_dir, tmp_path, capsys, 
     t, lv = outs["torch"], outs["lava"]
     assert set(t) == set(lv) and lv["executed_on"] == "loihi2-sim" and lv["precision"] == precision
     assert lv["populations"] == t["populations"] and lv["test_accuracy"] == t["test_accuracy"]
+    # the profiler counts the same events whichever backend ran
+    profiles = {}
+    for backend in ("torch", "lava"):
+        assert main(["profile", str(tmp_path / backend), "--hardware", "loihi2", "--json"]) == 0
+        profiles[backend] = json.loads(capsys.readouterr().out)
+    assert profiles["torch"]["counts"] == profiles["lava"]["counts"]
+    assert profiles["torch"]["neurobench"] == profiles["lava"]["neurobench"]
+    assert profiles["torch"]["energy_joules"] == profiles["lava"]["energy_joules"] > 0
 
 
 def test_hardware_loihi2_falls_back_to_the_simulator_and_says_so(model_dir, tmp_path, capsys):
