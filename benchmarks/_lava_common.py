@@ -5,12 +5,9 @@ job. Nothing here imports Lava."""
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np

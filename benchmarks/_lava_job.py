@@ -30,7 +30,6 @@ from lava.magma.core.run_conditions import RunSteps
 from lava.magma.core.run_configs import Loihi2SimCfg
 
 import json
-import logging
 import sys
 import time
 import traceback

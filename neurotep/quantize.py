@@ -85,12 +85,8 @@ class QuantizedGraph:
     populations: dict[str, QPopulation] = field(default_factory=dict)
     taps: dict[str, np.ndarray] = field(default_factory=dict)  # per buffered population, times 2**TAP_BITS
 
-    def graded(self, pop: str, spiking_inputs: bool) -> bool:
-        m = self.graph.populations[pop].model
-        return m in RATE_MODELS or (m == "input" and not spiking_inputs)
-
     def weight_exp(self, conn: str, pre: str, spiking_inputs: bool) -> int:
-        return self.connections[conn].exp - (GRADED_BITS if self.graded(pre, spiking_inputs) else 0)
+        return self.connections[conn].exp - (GRADED_BITS if self.graph.emits_graded(pre, spiking_inputs) else 0)
 
     def tap_ints(self, pop: str) -> np.ndarray:
         """Buffer taps for the population's own outputs (spikes or graded), in 1/64 units << TAP_BITS."""

@@ -78,7 +78,7 @@ def run_model(graph: Graph, data: Dataset, backend: str = "torch", samples: int 
         raise BackendError(f"unknown precision {precision!r}: use float or fixed")
     executed_on = _executed_on(backend, device, hardware)
     x, y = data.x_test[:n], data.y_test[:n]
-    inp, out = graph.meta["input"], graph.meta["output"]
+    inp = graph.meta["input"]
     check_batch(x, graph.populations[inp].size)
     ids = np.asarray(data.test_index[:n], dtype=np.int64)
     g = rate_to_spiking(graph, neuron=neuron) if spiking else graph

@@ -119,7 +119,6 @@ def test_rate_units_match_within_float_tolerance():
     steps = 60
     net = TorchNetwork(g, dtype=torch.float64)
     xt = torch.as_tensor(x)
-    _, _, _ = net.run(lambda t: {"x": xt}, 1, 2, spiking_inputs=False)  # warm
     st = net.init_state(2)
     w = net.effective_weights()
     with torch.no_grad():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from neurotep.graph.nodes import Connection, Population, Probe, ToroidalBuffer
+from neurotep.graph.nodes import RATE_MODELS, Connection, Population, Probe, ToroidalBuffer
 
 
 @dataclass
@@ -65,6 +65,12 @@ class Graph:
                 yield c, False
             if c.symmetric and c.pre == population:
                 yield c, True
+
+    def emits_graded(self, population: str, spiking_inputs: bool) -> bool:
+        """Whether ``population`` sends graded values (rate units, or inputs fed as currents)
+        rather than spikes: it decides graded messages on Lava and MAC vs AC counting."""
+        m = self.populations[population].model
+        return m in RATE_MODELS or (m == "input" and not spiking_inputs)
 
     def validate(self) -> "Graph":
         """Check the graph; raise :class:`~neurotep.errors.GraphError` naming the node and the

@@ -161,7 +161,6 @@ def map_to_cores(plan: Any, profile: dict | str = "loihi2") -> CoreMap:
     status = lambda key: _entry(profile, key).get("status", "?")  # noqa: E731
 
     procs = {p.name: p for p in plan.procs}
-    holder_pop = {h: pop for pop, h in plan.populations.items()}
     violations: list[str] = []
     warnings: list[str] = []
     unchecked: list[str] = []

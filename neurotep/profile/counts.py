@@ -40,7 +40,7 @@ from typing import Any
 import numpy as np
 
 from neurotep.errors import NeurotepError
-from neurotep.graph import RATE_MODELS, SPIKING_MODELS, Graph
+from neurotep.graph import SPIKING_MODELS, Graph
 
 
 class ProfileError(NeurotepError):
@@ -227,7 +227,7 @@ def count_run(run_dir: str | Path) -> RunCounts:
     spike_totals: dict[str, int] = {}
     graded_names: list[str] = []
     for p in graph.populations.values():
-        is_spiking = spiking_run and (p.model in SPIKING_MODELS or (p.model == "input" and poisson))
+        is_spiking = spiking_run and not graph.emits_graded(p.name, spiking_inputs=poisson)
         if not is_spiking:
             kinds[p.name] = GRADED
             events[p.name] = np.full(p.size, full, dtype=np.int64)

@@ -166,10 +166,6 @@ def compile_graph(graph: Graph, batch: int = 1, precision: str = "float", record
             raise BackendError(f"population {p.name!r}: no Lava mapping for neuron model {p.model!r}")
         holder[p.name] = name
 
-    def graded(pop: str) -> bool:
-        m = graph.populations[pop].model
-        return m in RATE_MODELS or (m == "input" and not spiking_inputs)
-
     for c in graph.connections:
         if c.delay < 1:
             raise BackendError(f"connection {c.name!r} ({c.pre} -> {c.post}) has delay 0, which Lava cannot express: "
@@ -185,7 +181,7 @@ def compile_graph(graph: Graph, batch: int = 1, precision: str = "float", record
             # One copy per sample: block-diagonal, kept sparse (a dense one would not fit in memory).
             big = sp.kron(sp.identity(batch, format="csr"), sp.csr_matrix(wd), format="csr") if batch > 1 \
                 else np.asarray(wd, dtype=np.float64)
-            bits = 24 if graded(src) else 0
+            bits = 24 if graph.emits_graded(src, spiking_inputs) else 0
             if c.delay == 1:
                 kind, cls = ("dense", "lava.proc.dense.process.Dense") if batch == 1 else ("sparse", "lava.proc.sparse.process.Sparse")
                 params = dict(num_message_bits=bits, **fixed)

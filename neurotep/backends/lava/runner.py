@@ -58,7 +58,7 @@ def run_lava(graph: Graph, inputs: dict[str, np.ndarray], steps: int, sample_ids
     res, records = execute(graph, inputs, spec, timeout)
     if spiking_inputs:
         records.update({pop: _count_inputs(frames, steps, raster) for pop, frames in inputs.items()})
-    return _recording(graph, records, steps), _readout(graph, records, steps, precision), res
+    return _recording(graph, records), _readout(graph, records, steps, precision), res
 
 
 def _count_inputs(frames: np.ndarray, steps: int, raster: bool) -> dict:
@@ -104,7 +104,7 @@ def execute(graph: Graph, arrays: dict[str, np.ndarray], spec: dict, timeout: fl
     return res, records
 
 
-def _recording(graph: Graph, records: dict, steps: int) -> Recording:
+def _recording(graph: Graph, records: dict) -> Recording:
     rec = Recording()
     out = graph.meta.get("output")
     for pop, z in records.items():

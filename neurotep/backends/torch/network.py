@@ -282,7 +282,6 @@ class TorchNetwork(torch.nn.Module):
 
 def _input_current(net: TorchNetwork, st: SimState, name: str, new: dict, weights: dict, drive: dict | None) -> torch.Tensor:
     """Bias + synaptic input + toroidal buffer feedback of population ``name`` at this step."""
-    pop = net.graph.populations[name]
     u = drive.get(name) if drive is not None else (net.biases[name] if name in net.biases else None)
     for c, transposed in net._incoming[name]:
         src = c.post if transposed else c.pre

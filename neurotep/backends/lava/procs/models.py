@@ -44,7 +44,8 @@ class Counter:
             self.per_neuron += x.sum(0)
             if self.acc is not None:
                 self.acc += x
-                self.last = x.copy()
+                if time_step == self.steps:  # the readout's final values (x may be a reused buffer)
+                    self.last = x.copy()
             if self.raster is not None:
                 self.raster[t] = x > 0
         if time_step == self.steps:
