@@ -7,7 +7,6 @@ import argparse
 import importlib
 import json
 import sys
-import time
 
 from benchmarks import BENCHMARKS
 from benchmarks.common import ForeignCpu, command, environment, loadavg, wait_idle, write_result

@@ -119,7 +119,7 @@ def run(quick: bool = False) -> dict:
     print(table(["mode", "steps", "torch acc %", "lava acc %", "torch s", "lava s", "lava/torch time", "spikes identical"],
                 rows))
     sp = out["spiking"]
-    print(f"spikes per population (torch / lava): "
+    print("spikes per population (torch / lava): "
           + ", ".join(f"{p} {v['torch']} / {v['lava']}" for p, v in sp["spikes"].items()))
     for k, v in sp["counts"].items():
         if not v["identical"]:

@@ -43,7 +43,7 @@ def run(quick: bool = False) -> dict:
                    spikes_per_input_neuron_per_step=s["populations"][inp]["spikes_per_neuron_per_step"],
                    spikes_total=s["spikes_total"], wall_seconds=s["wall_seconds"])
         spk.append(rec)
-        rows.append([f"spiking, Poisson input", T, f"{100 * s['test_accuracy']:.2f}",
+        rows.append(["spiking, Poisson input", T, f"{100 * s['test_accuracy']:.2f}",
                      ", ".join(f"{v:.4f}" for v in per_hidden.values()),
                      f"{rec['spikes_per_input_neuron_per_step']:.4f}", f"{s['wall_seconds']:.2f}"])
         print(f"  T={T}: spiking accuracy {100 * s['test_accuracy']:.2f} %", flush=True)
