@@ -60,3 +60,18 @@ def uniform_torch(seed: int, step: int, index: "torch.Tensor", dtype: "torch.dty
     idx = index.to(torch.int64)
     out = (hash3(seed, step, idx) >> 8).to(dtype or torch.float32) / U24
     return out
+
+
+# Gate draws use their own stream so they never coincide with a neuron's spike draws.
+_GATE_STREAM = 0x6A09E667
+
+
+def gate_threshold(p: float) -> int:
+    """The integer ``G`` with ``hash24 < G`` exactly when the 24-bit uniform is ``< p``."""
+    return int(np.ceil(float(p) * U24))
+
+
+def gate_open(seed: int, step: int, index: Any, p: float) -> Any:
+    """Bool array: which units' probabilistic gates are open at ``step`` (probability ``p``).
+    Integer comparison, so numpy, torch and fixed point agree bit for bit."""
+    return hash24((int(seed) ^ _GATE_STREAM) & MASK32, step, index) < gate_threshold(p)

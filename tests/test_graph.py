@@ -75,6 +75,11 @@ def _set(obj_path, value):
 H, W1, W2, BUF, PROBE = "populations.h", "connections.0", "connections.1", "buffers.0", "probes.0"
 NAN, INF = float("nan"), float("inf")
 
+def _nd(g, **fields):
+    for k, v in fields.items():
+        setattr(g.buffers[0], k, v)
+
+
 CASES = {
     # names
     "bad-name": (_set((PROBE, "name"), "bad name!"), r"^probe 'bad name!': invalid name"),
@@ -90,7 +95,7 @@ CASES = {
     "size-bool": (_set((H, "size"), True), r"size must be a positive int, got True"),
     "size-float": (_set((H, "size"), 3.0), r"size must be a positive int, got 3.0"),
     "unknown-param": (_set((H + ".params", "tau"), 2.0),
-                      r"^population 'h': unknown parameter 'tau' .*\(allowed: damping\)"),
+                      r"^population 'h': unknown parameter 'tau' .*\(allowed: damping, gate, seed\)"),
     "input-param": (_set(("populations.x.params", "damping"), 0.5),
                     r"^population 'x': unknown parameter 'damping' .*allowed: none"),
     "nan-param": (_set((H + ".params", "damping"), NAN),
@@ -158,8 +163,17 @@ CASES = {
     "buf-decay-empty": (_set((BUF, "decay"), ()), r"^buffer 'buf_h': decay must be a non-empty"),
     "buf-decay-range": (_set((BUF, "decay"), (1.5,)), r"decay factors must be numbers in \[0, 1\]"),
     "buf-decay-nan": (_set((BUF, "decay"), (NAN,)), r"decay factors must be numbers in \[0, 1\]"),
-    "buf-nd": (_set((BUF, "decay"), (0.8, 0.5)),
-               r"^buffer 'buf_h': N-D toroidal buffers are not implemented yet"),
+    "buf-nd-decays": (_set((BUF, "decay"), (0.8, 0.5)),
+                      r"^buffer 'buf_h': decay needs one factor for time plus one per spatial axis: "
+                      r"shape \(\) has 0 spatial axes, so 1 factors, got 2"),
+    "buf-nd-shape": (lambda g: _nd(g, shape=(2, 2), radius=(0, 0), decay=(0.8, 0.5, 0.5)),
+                     r"^buffer 'buf_h': grid shape \(2, 2\) holds 4 neurons but population 'h' has 3"),
+    "buf-nd-radius": (lambda g: _nd(g, shape=(3,), radius=(2,), decay=(0.8, 0.5)),
+                      r"^buffer 'buf_h': radius 2 does not fit an axis of 3 neurons"),
+    "buf-nd-radius-count": (lambda g: _nd(g, shape=(3,), radius=(), decay=(0.8, 0.5)),
+                            r"^buffer 'buf_h': radius needs one int per spatial axis \(1\)"),
+    "buf-learn-bound": (lambda g: _nd(g, shape=(3,), radius=(1,), decay=(0.1, 0.1), learn=True, gain=0.2),
+                        r"^buffer 'buf_h': learned decays can reach loop gain .* >= 1"),
     "buf-gain": (_set((BUF, "gain"), NAN), r"^buffer 'buf_h': gain must be a finite number"),
     "buf-twice": (lambda g: g.add(ToroidalBuffer("buf_h2", "h", 2)),
                   r"^buffer 'buf_h2': population 'h' already has buffer 'buf_h'"),

@@ -77,7 +77,8 @@ def _to_doc(graph: Graph) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     ]
     bufs = [
         {"name": b.name, "population": b.population, "depth": int(b.depth),
-         "decay": [_plain(d) for d in b.decay], "gain": _plain(b.gain)}
+         "decay": [_plain(d) for d in b.decay], "gain": _plain(b.gain),
+         "shape": [int(n) for n in b.shape], "radius": [int(r) for r in b.radius], "learn": bool(b.learn)}
         for b in graph.buffers
     ]
     probes = [{"name": p.name, "population": p.population, "what": p.what} for p in graph.probes]
@@ -105,8 +106,9 @@ def _from_doc(doc: dict[str, Any], arrays: dict[str, np.ndarray], where: str) ->
                              c["symmetric"], get(c["mask"]),
                              None if rule is None else LearningRule(rule["kind"], rule["params"])))
         for b in doc["buffers"]:
-            g.add(ToroidalBuffer(b["name"], b["population"], b["depth"], tuple(b["decay"]),
-                                 b["gain"]))
+            # shape/radius/learn arrived with N-D buffers; files without them hold 1-D buffers.
+            g.add(ToroidalBuffer(b["name"], b["population"], b["depth"], tuple(b["decay"]), b["gain"],
+                                 tuple(b.get("shape", ())), tuple(b.get("radius", ())), b.get("learn", False)))
         for p in doc["probes"]:
             g.add(Probe(p["name"], p["population"], p["what"]))
     except (KeyError, TypeError, ValueError, AttributeError) as e:

@@ -23,15 +23,19 @@ NEURON_MODELS: dict[str, dict[str, Any]] = {
     # A clamped source: its output is the encoded input, it has no dynamics of its own.
     "input": {},
     # Rate units: out <- (1 - damping) * out + damping * f(input).
-    "hard_sigmoid": {"damping": 0.5},
-    "tanh": {"damping": 0.5},
-    "linear": {"damping": 0.5},
+    # ``gate`` < 1 makes the update probabilistic (HTSEP): each step each unit updates with
+    # probability ``gate`` (draws from the counter-based generator keyed by ``seed``) and holds
+    # its output otherwise. Fixed points do not change; the expected damping is gate * damping.
+    "hard_sigmoid": {"damping": 0.5, "gate": 1.0, "seed": 0},
+    "tanh": {"damping": 0.5, "gate": 1.0, "seed": 0},
+    "linear": {"damping": 0.5, "gate": 1.0, "seed": 0},
     # Leaky integrate-and-fire, the snnTorch Leaky convention: v <- beta * v + input (+ bias),
     # spike when v > threshold, reset by subtraction or to zero.
     "lif": {"beta": 1.0, "threshold": 1.0, "reset": "subtract"},
     # HTSEP's stochastic spiking neuron: spike with probability sigmoid((v - threshold) / temperature),
     # the uniform draw coming from the counter-based generator keyed by (seed, step, neuron).
-    "stochastic": {"beta": 0.0, "threshold": 0.5, "temperature": 0.1, "reset": "zero", "seed": 0},
+    # With ``gate`` < 1 a neuron whose gate is closed skips the step: no integration, no spike.
+    "stochastic": {"beta": 0.0, "threshold": 0.5, "temperature": 0.1, "reset": "zero", "seed": 0, "gate": 1.0},
 }
 
 RATE_MODELS = frozenset({"hard_sigmoid", "tanh", "linear"})
@@ -95,8 +99,15 @@ class Connection:
 class ToroidalBuffer:
     """A ring buffer of a population's last ``depth`` outputs, fed back with fading weights.
 
-    ``decay`` has one factor per torus axis; axis 0 is time, so a 1-D buffer has ``decay=(d,)``
-    and tap ``j`` (0 = most recent) is weighted ``gain * d**j``.
+    ``decay`` has one factor per torus axis. Axis 0 is time: tap ``j`` (0 = most recent) is
+    weighted ``gain * decay[0]**j``. A 1-D buffer (``shape=()``) feeds each neuron its own past.
+
+    An N-D buffer (HTSEP's hyper-torus) also lays the population out on a periodic grid
+    ``shape`` (``prod(shape) == size``, row-major) and spreads each tap over the neurons within
+    ``radius[a]`` steps along spatial axis ``a``, wrapping around, weighted ``decay[1 + a]**dist``
+    per axis. The feedback is ``sum_j w_j S out(t-1-j)`` with ``S`` the symmetric circulant kernel
+    :meth:`spatial_kernel`, so the buffer adds ``-1/2 (sum_j w_j) s.S s`` to the energy and EqProp
+    still applies. ``learn=True`` lets EqProp learn the decay factors (the gain stays fixed).
     """
 
     name: str
@@ -104,14 +115,46 @@ class ToroidalBuffer:
     depth: int
     decay: tuple[float, ...] = (0.9,)
     gain: float = 0.1
+    shape: tuple[int, ...] = ()
+    radius: tuple[int, ...] = ()
+    learn: bool = False
 
     def tap_weights(self) -> np.ndarray:
-        """Feedback weight of each tap, most recent first."""
+        """Feedback weight of each time tap, most recent first."""
         return self.gain * float(self.decay[0]) ** np.arange(self.depth, dtype=np.float64)
 
+    def spatial_kernel(self) -> np.ndarray | None:
+        """The (size, size) wrap-around coupling of the spatial axes; ``None`` for a 1-D buffer."""
+        return spatial_kernel(self.shape, self.radius, self.decay[1:]) if self.shape else None
+
     def loop_gain(self) -> float:
-        """``gain * sum_j decay^j``: how much the buffer lowers the energy's curvature at equilibrium."""
-        return float(self.tap_weights().sum())
+        """``sum_j w_j * lambda_max(S)``: how much the buffer lowers the energy's curvature at
+        equilibrium (the kernel's largest eigenvalue is its row sum, all weights being >= 0)."""
+        return float(self.tap_weights().sum()) * _kernel_row_sum(self.radius, self.decay[1:])
+
+    def worst_loop_gain(self) -> float:
+        """The loop gain with every decay factor at 1: the bound that holds while they learn."""
+        return self.gain * self.depth * float(np.prod([2 * r + 1 for r in self.radius]))
+
+
+def circulant_1d(n: int, radius: int, decay: float) -> np.ndarray:
+    """``K[i, j] = decay**d(i, j)`` for ring distance ``d <= radius``, else 0 (``K[i, i] = 1``)."""
+    i = np.arange(n)
+    d = np.abs(i[:, None] - i[None, :])
+    d = np.minimum(d, n - d)
+    return np.where(d <= radius, float(decay) ** d, 0.0)
+
+
+def spatial_kernel(shape: tuple[int, ...], radius: tuple[int, ...], decay: tuple[float, ...]) -> np.ndarray:
+    """Kronecker product of the per-axis circulant kernels (row-major grid order)."""
+    k = np.ones((1, 1))
+    for n, r, d in zip(shape, radius, decay):
+        k = np.kron(k, circulant_1d(int(n), int(r), float(d)))
+    return k
+
+
+def _kernel_row_sum(radius: tuple[int, ...], decay: tuple[float, ...]) -> float:
+    return float(np.prod([1 + 2 * sum(float(d) ** k for k in range(1, int(r) + 1)) for r, d in zip(radius, decay)]))
 
 
 @dataclass

@@ -91,6 +91,8 @@ def _check_population(key: Any, p: Any, seen: set[str]) -> None:
             _fail(label, f"parameter {k!r} must be a finite number, got {v!r}")
         elif k == "damping" and not 0 < v <= 1:
             _fail(label, f"damping must be in (0, 1], got {v!r}")
+        elif k == "gate" and not 0 < v <= 1:
+            _fail(label, f"gate must be a probability in (0, 1], got {v!r}")
         elif k == "temperature" and not v > 0:
             _fail(label, f"temperature must be > 0, got {v!r}")
         elif k == "beta" and not 0 <= v <= 1:
@@ -213,13 +215,30 @@ def _check_buffer(b: Any, pops: dict[str, Population], owner: dict[str, str],
     for d in b.decay:
         if not _is_finite(d) or not 0 <= d <= 1:
             _fail(label, f"decay factors must be numbers in [0, 1], got {d!r}")
-    if len(b.decay) != 1:
-        _fail(label, f"N-D toroidal buffers are not implemented yet (decay has {len(b.decay)} "
-                     "axes); use a 1-D time buffer, decay=(d,)")
+    shape, radius = b.shape, b.radius
+    if not isinstance(shape, (tuple, list)) or not all(_is_int(n) and n >= 1 for n in shape):
+        _fail(label, f"shape must be a tuple of positive ints (the spatial grid), got {shape!r}")
+    if len(b.decay) != 1 + len(shape):
+        _fail(label, f"decay needs one factor for time plus one per spatial axis: shape {tuple(shape)} "
+                     f"has {len(shape)} spatial axes, so {1 + len(shape)} factors, got {len(b.decay)}")
+    if shape and int(np.prod(shape)) != pop.size:
+        _fail(label, f"grid shape {tuple(shape)} holds {int(np.prod(shape))} neurons but population "
+                     f"{pop.name!r} has {pop.size}")
+    if not isinstance(radius, (tuple, list)) or len(radius) != len(shape):
+        _fail(label, f"radius needs one int per spatial axis ({len(shape)}), got {radius!r}")
+    for n, r in zip(shape, radius):
+        if not _is_int(r) or not 0 <= r or 2 * r + 1 > n:
+            _fail(label, f"radius {r!r} does not fit an axis of {n} neurons (need 0 <= radius and "
+                         "2 * radius + 1 <= axis length, so no neuron is reached twice around the ring)")
+    if not isinstance(b.learn, (bool, np.bool_)):
+        _fail(label, f"learn must be a bool, got {b.learn!r}")
     if not _is_finite(b.gain):
         _fail(label, f"gain must be a finite number, got {b.gain!r}")
     if pop.model in RATE_MODELS:
         g = b.loop_gain()
+        if b.learn and not b.worst_loop_gain() < 1:
+            _fail(label, f"learned decays can reach loop gain {b.worst_loop_gain():.6g} >= 1 (gain * depth * "
+                         "prod(2 * radius + 1)); lower gain so relaxation stays convergent while they learn")
         if not g < 1:
             _fail(label, f"loop gain gain*sum(decay**j) = {g:.6g} >= 1 on rate population "
                          f"{pop.name!r}: the energy loses convexity and relaxation diverges; "

@@ -1,11 +1,12 @@
 """The Hopfield-style energy of a rate graph, for diagnostics and tests.
 
-    E(s) = sum_p [ sum_i G_p(s_pi) - b_p.s_p - (c_p / 2) ||s_p||^2 ]
+    E(s) = sum_p [ sum_i G_p(s_pi) - b_p.s_p - (c_p / 2) s_p.S_p s_p ]
            - sum_c s_post . W_c s_pre
 
-where ``G_p' = f_p^{-1}`` (:func:`neurotep.neurons.energy_term`), ``c_p`` is the loop gain of
-population p's toroidal buffer (at equilibrium every tap holds ``s_p``) and the sum over
-connections includes those from clamped inputs. Its gradient is ``f^{-1}(s) - u(s)`` with
+where ``G_p' = f_p^{-1}`` (:func:`neurotep.neurons.energy_term`), ``c_p`` is the sum of the taps
+of population p's toroidal buffer and ``S_p`` its spatial kernel (the identity for a 1-D buffer;
+at equilibrium every tap holds ``s_p``) and the sum over connections includes those from clamped
+inputs. Its gradient is ``f^{-1}(s) - u(s)`` with
 ``u(s)`` the input current at equilibrium, so its stationary points are exactly the fixed points
 ``s = f(u(s))`` of the damped dynamics (the box of the hard-sigmoid acting as a constraint).
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import torch
 
 from neurotep.backends.torch import TorchNetwork
+from neurotep.learning.eqprop import buffer_energy
 
 
 def _G(model: str, s: torch.Tensor) -> torch.Tensor:
@@ -36,9 +38,8 @@ def energy(net: TorchNetwork, states: dict[str, torch.Tensor]) -> torch.Tensor:
         e = e + _G(p.model, s).sum(1)
         if p.name in net.biases:
             e = e - s @ net.biases[p.name]
-        buf = g.buffer_of(p.name)
-        if buf is not None:
-            e = e - 0.5 * buf.loop_gain() * (s**2).sum(1)
+        if g.buffer_of(p.name) is not None:
+            e = e + buffer_energy(net, p.name, s)
     for c in g.connections:
         e = e - ((states[c.pre] @ weights[c.name].T) * states[c.post]).sum(1)
     return e

@@ -51,7 +51,8 @@ def eqprop_gradients(net: TorchNetwork, x: torch.Tensor, target: torch.Tensor, c
     connections whose learning rule is ``eqprop`` and for the biases.
 
     Returns ``({parameter name: gradient}, PhaseInfo, free state)``; gradient names are
-    ``weight:<connection>`` and ``bias:<population>``.
+    ``weight:<connection>``, ``bias:<population>`` and ``torus:<population>`` (learned buffer
+    decays, as logits).
     """
     g = net.graph
     inp, out = g.meta["input"], g.meta["output"]
@@ -76,13 +77,42 @@ def eqprop_gradients(net: TorchNetwork, x: torch.Tensor, target: torch.Tensor, c
             grads[f"weight:{c.name}"] = gw
         for name in net.biases:
             grads[f"bias:{name}"] = scale * (plus[name] - minus[name]).sum(0)
+    grads.update(_torus_gradients(net, plus, minus, -scale))
     return grads, PhaseInfo(n0, steps[0], steps[1]), free
+
+
+def buffer_energy(net: TorchNetwork, pop: str, s: torch.Tensor, torus: dict | None = None) -> torch.Tensor:
+    """A toroidal buffer's energy term per sample at equilibrium (every tap holds ``s``):
+    ``-1/2 (sum_j w_j) s.S s``; differentiable in learned decays."""
+    taps, kernel = (torus or net.torus_weights())[pop]
+    total = sum(taps)
+    return -0.5 * total * (((s @ kernel) if kernel is not None else s) * s).sum(1)
+
+
+def _torus_gradients(net: TorchNetwork, plus: dict, minus: dict, scale: float) -> dict[str, torch.Tensor]:
+    """EqProp estimate for learned buffer decays: ``scale * (dE/dtheta(s+) - dE/dtheta(s-))``,
+    the same contrast as for weights, with dE/dtheta taken by autograd on the buffer's energy term
+    alone (it is local: it needs only the population's own state)."""
+    grads = {}
+    if not len(net.torus):
+        return grads
+    with torch.enable_grad():
+        torus = net.torus_weights()
+        for pop, param in net.torus.items():
+            e = (buffer_energy(net, pop, plus[pop], torus) - buffer_energy(net, pop, minus[pop], torus)).sum()
+            grads[f"torus:{pop}"] = scale * torch.autograd.grad(e, param, retain_graph=True)[0]
+    return grads
+
+
+def parameter(net: TorchNetwork, key: str) -> torch.nn.Parameter:
+    """The parameter behind a gradient name (``weight:``, ``bias:`` or ``torus:``)."""
+    kind, name = key.split(":", 1)
+    return {"weight": net.weights, "bias": net.biases, "torus": net.torus}[kind][name]
 
 
 def apply_gradients(net: TorchNetwork, grads: dict[str, torch.Tensor]) -> None:
     """Write gradients into ``.grad`` so any torch optimiser can take the step."""
     for key, gr in grads.items():
-        kind, name = key.split(":", 1)
-        param = net.weights[name] if kind == "weight" else net.biases[name]
+        param = parameter(net, key)
         param.grad = gr.to(param.dtype)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from neurotep.backends.torch import SimState, TorchNetwork
-from neurotep.learning.bptt import bptt_gradients, cost
+from neurotep.learning.bptt import bptt_gradients, cost, named_parameters
 from neurotep.learning.eqprop import EqPropConfig, eqprop_gradients
 from neurotep.neurons import RingBuffer
 
@@ -45,8 +45,7 @@ def implicit_gradients(net: TorchNetwork, x: torch.Tensor, target: torch.Tensor,
         lam = new
         if delta < tol:
             break
-    params = list(net.weights.values()) + list(net.biases.values())
-    keys = [f"weight:{k}" for k in net.weights] + [f"bias:{k}" for k in net.biases]
+    keys, params = named_parameters(net)
     grads = torch.autograd.grad(outs, params, grad_outputs=lam, allow_unused=True)
     return {k: (gr if gr is not None else torch.zeros_like(p)) for k, gr, p in zip(keys, grads, params)}
 

@@ -4,13 +4,14 @@ Norse-style pure step functions: each takes the input current and the previous s
 returns the new output and state. Backends call these; none re-implements them.
 """
 
-from neurotep.neurons.buffer import RingBuffer
+from neurotep.neurons.buffer import RingBuffer, torus_feedback
 from neurotep.neurons.lif import integrate, lif_step
 from neurotep.neurons.rate import activation, energy_term, rate_step
 from neurotep.neurons.stochastic import spike_probability, stochastic_step
 
 __all__ = [
     "RingBuffer",
+    "torus_feedback",
     "integrate",
     "lif_step",
     "activation",

@@ -44,3 +44,10 @@ class RingBuffer:
             total = w * x if total is None else total + w * x
         return total
 
+
+
+def torus_feedback(ring: RingBuffer, taps: Sequence[Any], kernel: Any = None) -> Any:
+    """An N-D toroidal buffer's feedback: the time taps' weighted sum, spread over the spatial
+    torus by the symmetric kernel (``None`` for a 1-D buffer). Arrays are (batch, neurons)."""
+    fb = ring.weighted_sum(taps)
+    return fb if kernel is None else fb @ kernel

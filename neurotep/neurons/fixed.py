@@ -60,9 +60,10 @@ def lif_fixed_step(a_in: Any, v: Any, s_prev: Any, dv: int, vth: int, bias: Any,
     return s, v
 
 
-def rate_fixed_step(model: str, a_in: Any, s: Any, bias: Any, damping: int) -> Any:
+def rate_fixed_step(model: str, a_in: Any, s: Any, bias: Any, damping: int, gate: Any = None) -> Any:
     """One damped step of an integer rate unit. ``a_in`` in 1/64 units, ``bias`` in membrane units
-    (4096 per float), ``s`` graded (``2**GRADED_BITS`` per float), ``damping`` in 1/4096."""
+    (4096 per float), ``s`` graded (``2**GRADED_BITS`` per float), ``damping`` in 1/4096; ``gate``
+    (0/1 ints) holds the units whose probabilistic gate is closed."""
     u = ((a_in << ACT_SHIFT) + bias) >> (V_BITS - GRADED_BITS)  # membrane units -> graded units (floor)
     if model == "hard_sigmoid":
         f = _xp.clip(u, 0, 2**GRADED_BITS)
@@ -70,14 +71,17 @@ def rate_fixed_step(model: str, a_in: Any, s: Any, bias: Any, damping: int) -> A
         f = u
     else:
         raise ValueError(f"rate model {model!r} has no fixed-point form (use hard_sigmoid or linear)")
-    return s + sm_shift((f - s) * damping, DECAY_BITS)
+    step = sm_shift((f - s) * damping, DECAY_BITS)
+    return s + (step if gate is None else gate * step)
 
 
 def stochastic_fixed_step(a_in: Any, v: Any, s_prev: Any, h24: Any, dv: int, vth: int, bias: Any, reset: str,
-                          table: Any, table_shift: int) -> tuple[Any, Any]:
+                          table: Any, table_shift: int, gate: Any = None) -> tuple[Any, Any]:
     """Integer stochastic neuron: the LIF membrane, then a spike when the 24-bit counter hash
     ``h24`` is below ``table[(v - vth << 6) >> table_shift]`` (the sigmoid of the temperature,
-    tabulated once as integers so every backend compares the same numbers)."""
+    tabulated once as integers so every backend compares the same numbers). ``gate`` (0/1 ints):
+    a closed neuron skips the step, applying only a pending subtractive reset."""
+    v_prev = v
     v = decay(v, dv) + (a_in << ACT_SHIFT) + bias
     if reset == "subtract":
         v = v - s_prev * (vth << ACT_SHIFT)
@@ -87,4 +91,16 @@ def stochastic_fixed_step(a_in: Any, v: Any, s_prev: Any, h24: Any, dv: int, vth
     s = _xp.as_float(h24 < table[idx], v)
     if reset == "zero":
         v = v * (1 - s)
-    return s, v
+    if gate is None:
+        return s, v
+    v_closed = v_prev - s_prev * (vth << ACT_SHIFT) if reset == "subtract" else v_prev
+    return s * gate, gate * v + (1 - gate) * v_closed
+
+
+KERNEL_BITS = 8  # fractional bits of an N-D toroidal buffer's integer spatial kernel
+
+
+def torus_fixed(fb: Any, kernel: Any) -> Any:
+    """Spread the integer time-tap sum ``fb`` (batch, neurons) over the spatial torus with the
+    integer kernel (``round(S * 2**KERNEL_BITS)``), flooring the shift like a connection does."""
+    return (fb @ kernel) >> KERNEL_BITS

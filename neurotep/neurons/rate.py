@@ -29,9 +29,11 @@ def activation(model: str, u: Any) -> Any:
     raise ValueError(f"unknown rate model {model!r}")
 
 
-def rate_step(model: str, u: Any, s: Any, damping: float) -> Any:
-    """One damped step of a rate population: returns the new output."""
-    return s + damping * (activation(model, u) - s)
+def rate_step(model: str, u: Any, s: Any, damping: float, gate: Any = None) -> Any:
+    """One damped step of a rate population: returns the new output. ``gate`` (0/1 floats, the
+    open probabilistic gates) restricts the update to those units; the others hold."""
+    step = damping * (activation(model, u) - s)
+    return s + (step if gate is None else gate * step)
 
 
 def energy_term(model: str, s: np.ndarray) -> np.ndarray:

@@ -25,8 +25,17 @@ def spike_probability(v: Any, threshold: float, temperature: float) -> Any:
 
 
 def stochastic_step(
-    i: Any, v: Any, s_prev: Any, u: Any, beta: float, threshold: float, temperature: float, reset: str
+    i: Any, v: Any, s_prev: Any, u: Any, beta: float, threshold: float, temperature: float, reset: str,
+    gate: Any = None,
 ) -> tuple[Any, Any]:
-    """One step given the uniform draws ``u``; returns ``(spikes, v)``."""
-    v = integrate(i, v, s_prev, beta, threshold, reset)
-    return _xp.as_float(u < spike_probability(v, threshold, temperature), v), v
+    """One step given the uniform draws ``u``; returns ``(spikes, v)``.
+
+    ``gate`` (0/1 floats, the open probabilistic gates): a closed neuron neither integrates nor
+    spikes this step; only the pending reset of its last spike is applied, so no reset is lost.
+    """
+    v_open = integrate(i, v, s_prev, beta, threshold, reset)
+    s = _xp.as_float(u < spike_probability(v_open, threshold, temperature), v_open)
+    if gate is None:
+        return s, v_open
+    v_closed = v - s_prev * threshold if reset == "subtract" else (1.0 - s_prev) * v
+    return s * gate, gate * v_open + (1 - gate) * v_closed

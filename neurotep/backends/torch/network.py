@@ -18,13 +18,14 @@ import copy
 from dataclasses import dataclass, field
 from typing import Callable
 
+import numpy as np
 import snntorch as snn
 import torch
 
 from neurotep import rng
 from neurotep.errors import BackendError
-from neurotep.graph import RATE_MODELS, SPIKING_MODELS, Graph
-from neurotep.neurons import RingBuffer, rate_step, stochastic_step
+from neurotep.graph import NEURON_MODELS, RATE_MODELS, SPIKING_MODELS, Graph
+from neurotep.neurons import RingBuffer, rate_step, stochastic_step, torus_feedback
 
 
 def resolve_device(name: str | None) -> torch.device:
@@ -84,7 +85,7 @@ class TorchNetwork(torch.nn.Module):
         self.graph = graph
         self.device_ = resolve_device(device) if not isinstance(device, torch.device) else device
         self.dtype = dtype
-        kw = dict(device=self.device_, dtype=dtype)
+        kw = self._kw = dict(device=self.device_, dtype=dtype)
         self.weights = torch.nn.ParameterDict(
             {c.name: torch.nn.Parameter(torch.as_tensor(c.weight, **kw)) for c in graph.connections}
         )
@@ -92,7 +93,18 @@ class TorchNetwork(torch.nn.Module):
             {p.name: torch.nn.Parameter(torch.as_tensor(p.bias, **kw)) for p in graph.populations.values() if p.bias is not None}
         )
         self.masks = {c.name: torch.as_tensor(c.mask, device=self.device_, dtype=dtype) for c in graph.connections if c.mask is not None}
-        self._taps = {b.population: [float(w) for w in b.tap_weights()] for b in graph.buffers}
+        # Toroidal buffers: learned decays live as logits (sigmoid keeps them in (0, 1)); fixed
+        # ones are turned into taps and kernels once.
+        self._buffers = {b.population: b for b in graph.buffers}
+        self.torus = torch.nn.ParameterDict({
+            b.population: torch.nn.Parameter(torch.logit(torch.as_tensor(np.clip(b.decay, 1e-4, 1 - 1e-4), **kw)))
+            for b in graph.buffers if b.learn
+        })
+        self._torus_fixed = {
+            b.population: ([float(w) for w in b.tap_weights()],
+                           None if not b.shape else torch.as_tensor(b.spatial_kernel(), **kw))
+            for b in graph.buffers if not b.learn
+        }
         self._incoming = {p: list(graph.incoming(p)) for p in graph.populations}
         self._order = _update_order(graph)
         # Each population keeps as many past outputs as its longest outgoing delay or buffer needs.
@@ -117,8 +129,32 @@ class TorchNetwork(torch.nn.Module):
 
     # -- parameters ---------------------------------------------------------------------------
     def effective_weights(self) -> dict[str, torch.Tensor]:
-        """Weights with sparsity masks applied (computed once per run, not per step)."""
-        return {k: (w * self.masks[k] if k in self.masks else w) for k, w in self.weights.items()}
+        """Weights with sparsity masks applied, and each toroidal buffer's ``(taps, kernel)`` under
+        ``"torus:<population>"`` (computed once per run, not per step)."""
+        w = {k: (w * self.masks[k] if k in self.masks else w) for k, w in self.weights.items()}
+        w.update({f"torus:{p}": tw for p, tw in self.torus_weights().items()})
+        return w
+
+    def buffer_decays(self, pop: str) -> torch.Tensor | tuple[float, ...]:
+        """The decay factors of ``pop``'s buffer: a tensor when learned, else the graph's."""
+        return torch.sigmoid(self.torus[pop]) if pop in self.torus else self._buffers[pop].decay
+
+    def torus_weights(self) -> dict[str, tuple]:
+        """``{population: (time taps, spatial kernel or None)}`` for every buffer; differentiable
+        in the learned decays."""
+        out = dict(self._torus_fixed)
+        for pop in self.torus:
+            b, d = self._buffers[pop], self.buffer_decays(pop)
+            taps = b.gain * d[0] ** torch.arange(b.depth, device=self.device_, dtype=self.dtype)
+            kernel = None
+            for a, (n, r) in enumerate(zip(b.shape, b.radius)):
+                i = torch.arange(n, device=self.device_)
+                dist = (i[:, None] - i[None, :]).abs()
+                dist = torch.minimum(dist, n - dist)
+                k = torch.where(dist <= r, d[1 + a] ** dist.to(self.dtype), torch.zeros((), **self._kw))
+                kernel = k if kernel is None else torch.kron(kernel, k)
+            out[pop] = (list(taps.unbind()), kernel)
+        return out
 
     def to_graph(self) -> Graph:
         """A copy of the graph carrying this module's current parameters."""
@@ -127,6 +163,9 @@ class TorchNetwork(torch.nn.Module):
             c.weight = self.weights[c.name].detach().cpu().double().numpy().copy()
         for name, b in self.biases.items():
             g.populations[name].bias = b.detach().cpu().double().numpy().copy()
+        for b in g.buffers:
+            if b.population in self.torus:
+                b.decay = tuple(float(d) for d in self.buffer_decays(b.population).detach().cpu().double())
         return g
 
     # -- state --------------------------------------------------------------------------------
@@ -164,9 +203,13 @@ class TorchNetwork(torch.nn.Module):
         drive: dict[str, torch.Tensor] | None = None,
         nudge: Nudge | None = None,
         sample_ids: torch.Tensor | None = None,
+        active: frozenset[str] | set[str] | None = None,
     ) -> SimState:
         """Advance every population by one step and return the new state (``st`` is not mutated
-        in place, except for its history rings, so autograd can run through it)."""
+        in place, except for its history rings, so autograd can run through it).
+
+        With ``active``, only those populations (and the inputs) update; the others hold their
+        output and membrane, which still enter their histories (coarse-to-fine relaxation)."""
         new: dict[str, torch.Tensor] = {}
         v_new = dict(st.v)
         for name in self._order:
@@ -174,11 +217,15 @@ class TorchNetwork(torch.nn.Module):
             if pop.model == "input":
                 new[name] = inputs[name]
                 continue
+            if active is not None and name not in active:
+                new[name] = st.out[name]
+                continue
             u = _input_current(self, st, name, new, weights, drive)
             if nudge is not None and nudge.population == name:
                 u = u - nudge.beta * (st.out[name] - nudge.target)
+            gate = self._gate(pop, st.t, sample_ids, u.shape[0])
             if pop.model in RATE_MODELS:
-                new[name] = rate_step(pop.model, u, st.out[name], float(pop.param("damping")))
+                new[name] = rate_step(pop.model, u, st.out[name], float(pop.param("damping")), gate)
             elif pop.model == "lif":
                 spk, v_new[name] = self._leaky[name](u, st.v[name])
                 new[name] = spk.to(self.dtype)  # snnTorch's spike function always returns float32
@@ -186,17 +233,27 @@ class TorchNetwork(torch.nn.Module):
                 draws = self._uniform(pop, st.t, sample_ids, u.shape[0])
                 new[name], v_new[name] = stochastic_step(
                     u, st.v[name], st.out[name], draws, float(pop.param("beta")), float(pop.param("threshold")),
-                    float(pop.param("temperature")), pop.param("reset"))
+                    float(pop.param("temperature")), pop.param("reset"), gate)
         for name, x in new.items():
             st.hist[name].push(x)
         return SimState(st.t + 1, new, v_new, st.hist)
 
-    def _uniform(self, pop, t: int, sample_ids: torch.Tensor | None, batch: int) -> torch.Tensor:
+    def _index(self, pop, sample_ids: torch.Tensor | None, batch: int) -> torch.Tensor:
+        """Global (sample, neuron) counters of ``pop`` that key the shared generator."""
         if sample_ids is None:
             sample_ids = torch.arange(batch, device=self.device_)
         idx = sample_ids.to(self.device_, torch.int64)[:, None] * self._n_total + self._offsets[pop.name]
-        idx = idx + torch.arange(pop.size, device=self.device_, dtype=torch.int64)[None, :]
-        return rng.uniform_torch(int(pop.param("seed")), t, idx, self.dtype)
+        return idx + torch.arange(pop.size, device=self.device_, dtype=torch.int64)[None, :]
+
+    def _uniform(self, pop, t: int, sample_ids: torch.Tensor | None, batch: int) -> torch.Tensor:
+        return rng.uniform_torch(int(pop.param("seed")), t, self._index(pop, sample_ids, batch), self.dtype)
+
+    def _gate(self, pop, t: int, sample_ids: torch.Tensor | None, batch: int) -> torch.Tensor | None:
+        """0/1 floats of the open probabilistic gates, or None when the population has none."""
+        p = float(pop.param("gate")) if "gate" in NEURON_MODELS[pop.model] else 1.0
+        if p >= 1.0:
+            return None
+        return rng.gate_open(int(pop.param("seed")), t, self._index(pop, sample_ids, batch), p).to(self.dtype)
 
     def relax(
         self,
@@ -206,6 +263,8 @@ class TorchNetwork(torch.nn.Module):
         state: SimState | None = None,
         nudge: Nudge | None = None,
         weights: dict[str, torch.Tensor] | None = None,
+        active: frozenset[str] | set[str] | None = None,
+        method: str | None = None,
     ) -> tuple[SimState, int]:
         """Relax a rate network with static inputs for at most ``steps`` steps.
 
@@ -213,18 +272,29 @@ class TorchNetwork(torch.nn.Module):
         consecutive steps as the deepest history (so the toroidal buffers hold the equilibrium
         too). Returns the state and the number of steps taken. Differentiable when called with
         autograd enabled (BPTT); EqProp calls it under ``torch.no_grad()``.
+
+        ``method`` (default: the graph's ``meta["relaxation"]``, else ``"plain"``) picks the solver:
+        ``"plain"`` iterates :meth:`step`; other names are looked up in
+        :data:`neurotep.backends.torch.solvers.SOLVERS` and called with the same arguments.
+        ``active`` restricts the update to those populations (see :meth:`step`).
         """
+        method = method or self.graph.meta.get("relaxation", "plain")
+        if method != "plain":
+            from neurotep.backends.torch.solvers import get_solver
+
+            return get_solver(method)(self, inputs, steps, tol, state=state, nudge=nudge, weights=weights, active=active)
         weights = weights if weights is not None else self.effective_weights()
         batch = next(iter(inputs.values())).shape[0]
         st = state if state is not None else self.init_state(batch, static=inputs)
         drive = self.static_drive(inputs, weights)
         need = max(self.history_depth.values())
+        watched = [p.name for p in self.graph.state_populations() if active is None or p.name in active]
         calm = 0
         for k in range(1, steps + 1):
             prev = st.out
-            st = self.step(st, inputs, weights, drive=drive, nudge=nudge)
+            st = self.step(st, inputs, weights, drive=drive, nudge=nudge, active=active)
             if tol is not None:
-                delta = max(float((st.out[p.name] - prev[p.name]).detach().abs().max()) for p in self.graph.state_populations())
+                delta = max(float((st.out[p] - prev[p]).detach().abs().max()) for p in watched)
                 calm = calm + 1 if delta < tol else 0
                 if calm >= need:
                     return st, k
@@ -290,8 +360,9 @@ def _input_current(net: TorchNetwork, st: SimState, name: str, new: dict, weight
         x = new[src] if c.delay == 0 else st.hist[src].tap(c.delay - 1)
         term = x @ weights[c.name] if transposed else x @ weights[c.name].T
         u = term if u is None else u + term
-    if name in net._taps:
-        fb = st.hist[name].weighted_sum(net._taps[name])
+    if name in net._buffers:
+        taps, kernel = weights.get(f"torus:{name}") or net.torus_weights()[name]
+        fb = torus_feedback(st.hist[name], taps, kernel)
         u = fb if u is None else u + fb
     if u is None:
         u = torch.zeros_like(st.out[name])
