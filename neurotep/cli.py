@@ -144,6 +144,12 @@ def cmd_demo(args) -> None:
     demo(out=args.out, epochs=args.epochs, device=args.device, retrain=args.retrain)
 
 
+def cmd_compare(args) -> None:
+    from neurotep.compare import compare
+
+    compare(args.variants or None, out=args.out, epochs=args.epochs, seed=args.seed, device=args.device, retrain=args.retrain)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="neurotep", description="TorEqProp models as spiking process graphs (Lava / snnTorch).")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -205,6 +211,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default="cpu")
     s.add_argument("--retrain", action="store_true", help="train even if a cached model exists")
     s.set_defaults(fn=cmd_demo)
+
+    s = sub.add_parser("compare", help="train variants on digits and report them side by side (rate, spiking, energy)")
+    s.add_argument("variants", nargs="*", help="variant names (default: every variant, see `neurotep variants`)")
+    s.add_argument("--out", default="runs/compare")
+    s.add_argument("--epochs", type=int, default=15)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--device", default="cpu")
+    s.add_argument("--retrain", action="store_true", help="train even if cached models exist")
+    s.set_defaults(fn=cmd_compare)
     return p
 
 

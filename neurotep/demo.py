@@ -28,19 +28,21 @@ def write_profile_doc(run_dir, hardware: str) -> dict:
     return json.loads(write_profile(run_dir, hardware).read_text())
 
 
-def _cached(model_dir: Path, epochs: int, seed: int):
+def cached_model(model_dir: Path, epochs: int, seed: int, variant: str = base.NAME):
+    """The model saved in ``model_dir`` if it is ``variant`` trained by EqProp with these settings."""
     try:
         g = load_graph(model_dir)
     except ModelFileError:
         return None
     t = g.meta.get("training", {})
-    return g if (t.get("epochs"), t.get("seed"), t.get("method")) == (epochs, seed, "eqprop") else None
+    same = (t.get("epochs"), t.get("seed"), t.get("method"), g.meta.get("variant")) == (epochs, seed, "eqprop", variant)
+    return g if same else None
 
 
 def demo(out: str = "runs/demo", epochs: int = 40, device: str = "cpu", retrain: bool = False, seed: int = 0) -> dict:
     out_dir = Path(out)
     data = load_digits_split()
-    graph = None if retrain else _cached(out_dir / "model", epochs, seed)
+    graph = None if retrain else cached_model(out_dir / "model", epochs, seed)
     print(f"[1/5] {'reusing the cached model in ' + str(out_dir / 'model') if graph else 'training the base TorEqProp model on digits by EqProp'}")
     history = None
     if graph is None:
