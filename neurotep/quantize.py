@@ -6,7 +6,11 @@
 * LIF: ``dv = round(4096 (1 - beta))``, ``vth = round(64 threshold)``, bias as a 13-bit signed
   mantissa with a 3-bit exponent (membrane units, 4096 per float unit);
 * rate units: graded outputs with 8 fractional bits, damping in 1/4096;
-* toroidal buffer taps: integers with 8 extra fractional bits, the sum shifted back (floor).
+* toroidal buffer taps: integers with 8 extra fractional bits, the sum shifted back (floor);
+  an N-D buffer's spatial kernel ``S`` as ``round(S * 2**KERNEL_BITS)`` (entries 0..256), applied
+  to the shifted tap sum and shifted back (floor), see :func:`neurotep.neurons.fixed.torus_fixed`;
+* probabilistic gates (stochastic neurons, rate units): the probability itself; the gate is an
+  integer compare of the counter hash (:func:`neurotep.rng.gate_open`), exact on every backend.
 
 See :mod:`neurotep.neurons.fixed` for the integer dynamics both backends run.
 """
@@ -19,11 +23,12 @@ import numpy as np
 
 from neurotep.errors import BackendError
 from neurotep.graph import RATE_MODELS, Graph
-from neurotep.neurons.fixed import ACT_SHIFT, DECAY_BITS, GRADED_BITS, V_BITS
+from neurotep.neurons.fixed import ACT_SHIFT, DECAY_BITS, GRADED_BITS, KERNEL_BITS, V_BITS
 
 TAP_BITS = 8
 BIAS_MANT_MAX = 2**12 - 1  # 13-bit signed mantissa
 BIAS_EXP_MAX = 7  # 3-bit exponent
+MESSAGE_MAX = 2**23 - 1  # a_in travels as a 24-bit signed message
 
 
 def lava_weights(w_int: np.ndarray) -> np.ndarray:
@@ -72,6 +77,11 @@ class QPopulation:
     table: np.ndarray | None = None  # stochastic: spike thresholds for the 24-bit hash
     table_shift: int = 0
     seed: int = 0
+    gate: float = 1.0  # probabilistic gate (stochastic, rate); 1 = always open
+
+    @property
+    def gated(self) -> bool:
+        return self.gate < 1.0
 
     @property
     def bias(self) -> np.ndarray:
@@ -84,6 +94,7 @@ class QuantizedGraph:
     connections: dict[str, QConnection] = field(default_factory=dict)
     populations: dict[str, QPopulation] = field(default_factory=dict)
     taps: dict[str, np.ndarray] = field(default_factory=dict)  # per buffered population, times 2**TAP_BITS
+    kernels: dict[str, np.ndarray] = field(default_factory=dict)  # N-D buffers: spatial kernel times 2**KERNEL_BITS
 
     def weight_exp(self, conn: str, pre: str, spiking_inputs: bool) -> int:
         return self.connections[conn].exp - (GRADED_BITS if self.graph.emits_graded(pre, spiking_inputs) else 0)
@@ -94,7 +105,8 @@ class QuantizedGraph:
 
 
 def quantize(graph: Graph) -> QuantizedGraph:
-    """Loihi 2 fixed-point parameters of ``graph`` (delays of 1 only, no stochastic neurons yet)."""
+    """Loihi 2 fixed-point parameters of ``graph`` (connection delays of 1 only; LIF, stochastic,
+    hard_sigmoid and linear populations; 1-D and N-D toroidal buffers; probabilistic gates)."""
     graph.validate()
     q = QuantizedGraph(graph)
     for c in graph.connections:
@@ -113,16 +125,45 @@ def quantize(graph: Graph) -> QuantizedGraph:
             vth = int(np.rint(float(p.param("threshold")) * 2**ACT_SHIFT))
             table, shift = sigmoid_table(float(p.param("temperature")))
             q.populations[p.name] = QPopulation("stochastic", mant, exp, dv=dv, vth=vth, reset=p.param("reset"),
-                                                table=table, table_shift=shift, seed=int(p.param("seed")))
+                                                table=table, table_shift=shift, seed=int(p.param("seed")),
+                                                gate=float(p.param("gate")))
         elif p.model in ("hard_sigmoid", "linear"):
             damping = int(np.rint(float(p.param("damping")) * 2**DECAY_BITS))
-            q.populations[p.name] = QPopulation(p.model, mant, exp, damping=damping)
+            q.populations[p.name] = QPopulation(p.model, mant, exp, damping=damping, seed=int(p.param("seed")),
+                                                gate=float(p.param("gate")))
         else:
             raise BackendError(f"population {p.name!r}: {p.model} neurons have no fixed-point form yet: use --precision float")
     for b in graph.buffers:
         pre_bits = GRADED_BITS if graph.populations[b.population].model in RATE_MODELS else 0
         q.taps[b.population] = np.rint(b.tap_weights() * 2.0 ** (ACT_SHIFT + TAP_BITS - pre_bits)).astype(np.int64)
+        if b.shape:
+            q.kernels[b.population] = kernel_int(b, q.taps[b.population], graph.populations[b.population].model)
     return q
+
+
+def kernel_int(b, taps: np.ndarray, model: str) -> np.ndarray:
+    """The integer spatial kernel ``round(S * 2**KERNEL_BITS)`` of N-D buffer ``b``, checked:
+    every coupling the float kernel has must survive rounding, and the largest feedback the buffer
+    can send must fit Loihi's 24-bit ``a_in`` message."""
+    s = b.spatial_kernel()
+    k = np.rint(s * 2.0**KERNEL_BITS).astype(np.int64)
+    lost = (s > 0) & (k == 0)
+    if lost.any():
+        small = float(s[lost].max())
+        raise BackendError(
+            f"buffer {b.name!r}: spatial kernel entries down to {small:.3g} (decay {tuple(b.decay[1:])} over radius "
+            f"{tuple(b.radius)}) round to 0 with {KERNEL_BITS} fractional bits, so fixed point would cut couplings the "
+            "float model has: raise the spatial decays or lower the radius")
+    # Largest |feedback|: each tap sees at most the population's largest output (a spike is 1, a
+    # hard-sigmoid output 2**GRADED_BITS); a linear unit is unbounded and cannot be checked here.
+    top = {"lif": 1, "stochastic": 1, "hard_sigmoid": 2**GRADED_BITS}.get(model)
+    if top is not None:
+        fb = (int(np.abs(taps).sum()) * top) >> TAP_BITS
+        worst = (fb * int(k.sum(1).max())) >> KERNEL_BITS
+        if worst > MESSAGE_MAX:
+            raise BackendError(f"buffer {b.name!r}: its feedback can reach {worst} (1/64 units), beyond the 24-bit "
+                               f"a_in message (+-{MESSAGE_MAX}); lower the gain")
+    return k
 
 
 def sigmoid_table(temperature: float, max_entries: int = 4097) -> tuple[np.ndarray, int]:

@@ -11,7 +11,7 @@ from neurotep.data import rate_encode
 from neurotep.errors import BackendError
 from neurotep.graph import Connection, Graph, Population, ToroidalBuffer
 from neurotep.graph.transforms import rate_to_spiking
-from neurotep.neurons.fixed import lif_fixed_step, rate_fixed_step
+from neurotep.neurons.fixed import KERNEL_BITS, lif_fixed_step, rate_fixed_step, stochastic_fixed_step
 from neurotep.quantize import bias_mant_exp, encode_input, lava_weights, quantize, weight_mantissa
 from neurotep.variants import base
 
@@ -95,6 +95,83 @@ def test_random_graphs_are_bit_exact_on_lava(seed, reset, depth, graded, model):
     x = np.random.default_rng(seed).uniform(0, 1, (2, 6))
     frames = x[None] if graded else rate_encode(x, 40, 1, ids)
     _bit_exact(g, frames, 40, ids, spiking_inputs=not graded)
+
+
+def _htsep_graph(seed: int, reset: str) -> Graph:
+    """HTSEP-like: gated stochastic neurons on a 4 x 5 torus (radius (1, 2), depth 3), gated
+    hard-sigmoid units on a 3 x 4 torus, a gated linear readout; every delay 1."""
+    rs = np.random.default_rng(seed)
+    g = Graph()
+    g.add(Population("x", 6, "input"))
+    g.add(Population("a", 20, "stochastic", {"beta": 0.7, "threshold": 0.8, "temperature": 0.25, "reset": reset,
+                                             "seed": seed, "gate": 0.6}, bias=rs.uniform(-0.05, 0.25, 20)))
+    g.add(Population("r", 12, "hard_sigmoid", {"damping": 0.5, "gate": 0.5, "seed": seed + 1}, bias=rs.uniform(0, 0.4, 12)))
+    g.add(Population("y", 3, "linear", {"damping": 0.5, "gate": 0.8, "seed": seed + 2}, bias=rs.uniform(-0.1, 0.1, 3)))
+    g.add(Connection("xa", "x", "a", rs.uniform(-0.3, 1.2, (20, 6))))
+    g.add(Connection("aa", "a", "a", rs.uniform(-0.3, 0.3, (20, 20))))
+    g.add(Connection("ar", "a", "r", rs.uniform(-0.5, 0.5, (12, 20)), symmetric=True))
+    g.add(Connection("ry", "r", "y", rs.uniform(-1, 1, (3, 12)), symmetric=True))
+    g.add(ToroidalBuffer("ta", "a", 3, (0.7, 0.5, 0.6), 0.12, shape=(4, 5), radius=(1, 2)))
+    g.add(ToroidalBuffer("tr", "r", 2, (0.8, 0.6, 0.5), 0.08, shape=(3, 4), radius=(1, 1)))
+    g.meta.update(input="x", output="y")
+    return g.validate()
+
+
+@pytest.mark.parametrize("reset,graded", [("zero", False), ("subtract", True)])
+def test_htsep_grid_and_gates_are_bit_exact_on_lava(reset, graded):
+    """N-D buffers (integer kernels) and probabilistic gates in fixed point: FixedNetwork and Lava
+    fixed_pt give the same spikes (batch 3, 40 steps) and the same readout, bit for bit."""
+    g = _htsep_graph(7, reset)
+    q = quantize(g)
+    assert np.array_equal(q.kernels["a"], np.rint(g.buffers[0].spatial_kernel() * 2**KERNEL_BITS))
+    assert q.populations["a"].gate == 0.6 and q.populations["r"].gated and "x" not in q.kernels
+    ids = np.array([2, 3, 11])
+    x = np.random.default_rng(7).uniform(0, 1, (3, 6))
+    frames = x[None] if graded else rate_encode(x, 40, 1, ids)
+    _bit_exact(g, frames, 40, ids, spiking_inputs=not graded)
+    # The integer kernel and the gates matter: without them FixedNetwork spikes differently.
+    enc = encode_input(frames, not graded)
+
+    def raster(qg):
+        rec, _ = FixedNetwork(qg, spiking_inputs=not graded).run(
+            lambda t: {"x": torch.as_tensor(enc[t % len(enc)])}, 40, 3, raster=True, spiking_inputs=not graded,
+            sample_ids=torch.as_tensor(ids))
+        return rec.raster["a"]
+
+    full = raster(q)
+    q.populations["a"].gate = 1.0
+    assert not torch.equal(raster(q), full)
+    q = quantize(g)
+    q.kernels.pop("a")
+    assert not torch.equal(raster(q), full)
+
+
+def test_integer_gate_holds_closed_neurons():
+    # stochastic: a closed neuron keeps v (and applies only a pending subtractive reset), never spikes
+    a, v, s = np.array([200, 200]), np.array([1000, 1000]), np.array([1, 1])
+    table, h24 = np.array([0, 2**23, 2**24]), np.array([0, 0])
+    s1, v1 = stochastic_fixed_step(a, v, s, h24, 0, 64, np.zeros(2, np.int64), "subtract", table, 20, np.array([1, 0]))
+    assert s1.tolist() == [1, 0] and v1.tolist() == [1000 + 12800 - 4096, 1000 - 4096]
+    # rate: a closed unit holds its output
+    r = rate_fixed_step("hard_sigmoid", np.array([32, 32]), np.array([10, 10]), np.zeros(2, np.int64), 2048, np.array([1, 0]))
+    assert r[1] == 10 and r[0] != 10
+
+
+def test_kernels_fixed_point_cannot_express_are_refused():
+    def graph(decay, gain):
+        g = Graph()
+        g.add(Population("x", 2, "input"))
+        g.add(Population("a", 15, "lif", {}))
+        g.add(Connection("xa", "x", "a", np.ones((15, 2))))
+        g.add(ToroidalBuffer("t", "a", 2, (0.9, decay), gain, shape=(15,), radius=(3,)))
+        g.meta.update(input="x", output="a")
+        return g.validate()
+
+    quantize(graph(0.5, 0.1))  # 0.5**3 * 256 = 32: fine
+    with pytest.raises(BackendError, match="round to 0"):
+        quantize(graph(0.05, 0.1))  # 0.05**3 * 256 = 0.03: a coupling would vanish
+    with pytest.raises(BackendError, match="24-bit a_in message"):
+        quantize(graph(0.5, 3e4))
 
 
 @pytest.mark.slow

@@ -15,8 +15,13 @@ from neurotep.runner import run_model
 from neurotep.variants import base
 
 
-def test_one_cycle_on_lava_equals_the_torch_eqprop_update():
-    g = base.build(n_in=6, n_out=3, hidden=(7,), seed=0, buffer_gain=0.1, buffer_depth=3)
+@pytest.mark.parametrize("grid", [None, (2, 3)])
+def test_one_cycle_on_lava_equals_the_torch_eqprop_update(grid):
+    g = base.build(n_in=6, n_out=3, hidden=(7 if grid is None else 6,), seed=0, buffer_gain=0.1, buffer_depth=3)
+    if grid is not None:  # an N-D buffer with fixed decays: the spatial kernel runs inside the buffer process
+        b = g.buffers[0]
+        b.shape, b.radius, b.decay = grid, (0, 1), (b.decay[0], 0.5, 0.6)
+        g.validate()
     rs = np.random.default_rng(0)
     x, y = rs.uniform(0, 1, (4, 6)), np.eye(3)[rs.integers(0, 3, 4)]
     trained, info = train_on_lava(g, x, y, epochs=1, batch=4, schedule=PhaseSchedule(300, 300, 0.1, 1.0), seed=0)
@@ -49,3 +54,15 @@ def test_spiking_graphs_are_not_trained_on_lava():
     g = rate_to_spiking(base.build(n_in=6, n_out=3, hidden=(7,), seed=0))
     with pytest.raises(BackendError, match="trains rate networks"):
         train_on_lava(g, np.zeros((4, 6)), np.eye(3)[[0, 1, 2, 0]], batch=4)
+
+
+def test_what_eqprop_on_lava_cannot_honour_is_refused_before_running():
+    g = base.build(n_in=6, n_out=3, hidden=(6,), seed=0, buffer_depth=2)
+    g.populations["h0"].params["gate"] = 0.5
+    with pytest.raises(BackendError, match="'h0' has a probabilistic gate"):
+        train_on_lava(g, np.zeros((4, 6)), np.eye(3)[[0, 1, 2, 0]], batch=4)
+    g = base.build(n_in=6, n_out=3, hidden=(6,), seed=0, buffer_depth=2)
+    b = g.buffers[0]
+    b.shape, b.radius, b.decay, b.learn = (6,), (1,), (b.decay[0], 0.5), True
+    with pytest.raises(BackendError, match="learns its decays"):
+        train_on_lava(g.validate(), np.zeros((4, 6)), np.eye(3)[[0, 1, 2, 0]], batch=4)

@@ -17,7 +17,11 @@ Mapping (floating point; Lava's own processes wherever they express the model ex
   becomes two processes (``W`` and ``W.T``). Delay 0 cannot be expressed: Loihi synapses always
   add a step;
 * a toroidal buffer -> one neurotep process holding the ring (K ``DelaySparse`` taps would express
-  it too, at the cost of K processes per population, each adding ~0.15 ms per step here);
+  it too, at the cost of K processes per population, each adding ~0.15 ms per step here); an
+  N-D buffer's spatial kernel is applied inside that process, per sample (a ``Sparse`` after it
+  would add a step: see ``procs/processes.py``);
+* probabilistic gates (rate units, stochastic neurons) -> the neuron process draws them from the
+  counter-based generator with the same (seed, step, neuron index) keys as torch;
 * recording -> neurotep's neuron processes count their own output (per step, per neuron, per
   sample) inside the simulation; Lava's LIF gets a ``Recorder`` process; input spikes, which the
   host generates, are counted on the host. Every extra process costs ~0.14 ms per step.
@@ -36,6 +40,7 @@ import scipy.sparse as sp
 
 from neurotep.errors import BackendError
 from neurotep.graph import RATE_MODELS, Graph
+from neurotep.neurons.fixed import KERNEL_BITS
 from neurotep.quantize import TAP_BITS, quantize
 
 PRECISIONS = ("float", "fixed")
@@ -73,7 +78,8 @@ class LavaPlan:
         return next(p for p in self.procs if p.name == name)
 
     def describe(self) -> dict:
-        """A JSON-friendly summary: processes (class, shape, synapses), links."""
+        """A JSON-friendly summary: processes (class, shape, synapses; a toroidal buffer's depth and
+        spatial kernel in words; a neuron process's probabilistic gate), links."""
         procs = []
         for p in self.procs:
             row = {"name": p.name, "class": p.lava_class, "shape": list(p.shape)}
@@ -82,9 +88,28 @@ class LavaPlan:
                 row["synapses"] = int(w.nnz if sp.issparse(w) else np.count_nonzero(w))
             if p.population:
                 row["population"] = p.population
+            if p.kind == "torus":
+                row["buffer"] = _describe_buffer(p)
+            if float(p.params.get("gate", 1.0)) < 1.0:
+                row["gate"] = float(p.params["gate"])  # probabilistic gate: open with this probability
             procs.append(row)
         links = [f"{l.src}.{l.src_port} -> {l.dst}.{l.dst_port}" for l in self.links]
         return {"batch": self.batch, "precision": self.precision, "processes": procs, "links": links}
+
+
+def _describe_buffer(p: ProcSpec) -> dict:
+    """A toroidal buffer in words: its taps and, for an N-D one, the spatial kernel's grid,
+    radius and nonzeros (never the (n, n) matrix itself)."""
+    row = {"depth": len(p.params["taps"])}
+    k = p.arrays.get("kernel")
+    if k is None:
+        row["spatial"] = None
+        return row
+    nnz = int(np.count_nonzero(k))
+    row["spatial"] = {"grid": list(p.params["grid"]), "radius": list(p.params["radius"]), "neurons": int(k.shape[0]),
+                      "nonzeros": nnz, "nonzeros_per_neuron": nnz // int(k.shape[0]), "wraps_around": True,
+                      "fixed_point_bits": p.params["kernel_bits"] or None}
+    return row
 
 
 _OURS = "neurotep.backends.lava.procs.processes."
@@ -94,6 +119,26 @@ _NEURON_CLASS = {
     "stochastic": _OURS + "StochasticNeurons",
     "rate": _OURS + "RateUnits",
 }
+
+
+def torus_spec(graph: Graph, b, batch: int, q=None) -> ProcSpec:
+    """The process of toroidal buffer ``b`` for ``batch`` copies: float taps, or (with the
+    quantised graph ``q``) integer taps; an N-D buffer also carries its spatial kernel, applied per
+    sample inside the process (float ``S``, or ``round(S * 2**KERNEL_BITS)`` in fixed point)."""
+    n = batch * graph.populations[b.population].size
+    if q is None:
+        params = dict(taps=[float(w) for w in b.tap_weights()])
+        kernel = b.spatial_kernel()
+    else:
+        params = dict(taps=[int(t) for t in q.taps[b.population]], tap_bits=TAP_BITS)
+        kernel = q.kernels.get(b.population)
+    arrays = {}
+    if kernel is not None:
+        params.update(grid=tuple(int(x) for x in b.shape), radius=tuple(int(r) for r in b.radius),
+                      kernel_bits=0 if q is None else KERNEL_BITS)
+        arrays["kernel"] = kernel
+    return ProcSpec(f"torus_{b.population}", "torus", _OURS + "ToroidalBuffer", (n,), population=b.population,
+                    params=params, arrays=arrays)
 
 
 def compile_graph(graph: Graph, batch: int = 1, precision: str = "float", record: list[str] | None = None,
@@ -124,6 +169,10 @@ def compile_graph(graph: Graph, batch: int = 1, precision: str = "float", record
         shape = (batch * p.size,)
         bias = np.tile(p.bias, batch) if p.bias is not None else np.zeros(shape)
         name = f"pop_{p.name}"
+        # The global (sample, neuron) counters keying the stochastic draws and the gates, as on torch.
+        index = (ids[:, None] * n_total + offsets[p.name] + np.arange(p.size)[None, :]).reshape(-1)
+        gate = float(p.param("gate")) if p.model in RATE_MODELS or p.model == "stochastic" else 1.0
+        gated = dict(gate=gate, seed=int(p.param("seed"))) if gate < 1.0 else {}
         if p.model == "input":
             procs.append(ProcSpec(name, "source", "lava.proc.io.source.RingBuffer", shape, population=p.name))
         elif q is not None and p.model == "lif":
@@ -138,14 +187,15 @@ def compile_graph(graph: Graph, batch: int = 1, precision: str = "float", record
                                       params=dict(dv=qp.dv, vth=qp.vth), arrays=dict(bias=np.tile(qp.bias, batch))))
         elif q is not None and p.model == "stochastic":
             qp = q.populations[p.name]
-            index = (ids[:, None] * n_total + offsets[p.name] + np.arange(p.size)[None, :]).reshape(-1)
             procs.append(ProcSpec(name, "stochastic", _NEURON_CLASS["stochastic"], shape, population=p.name,
-                                  params=dict(dv=qp.dv, vth=qp.vth, reset=qp.reset, seed=qp.seed, table_shift=qp.table_shift),
+                                  params=dict(dv=qp.dv, vth=qp.vth, reset=qp.reset, seed=qp.seed, table_shift=qp.table_shift,
+                                              gate=qp.gate),
                                   arrays=dict(bias=np.tile(qp.bias, batch), index=index, table=qp.table)))
         elif q is not None and p.model in RATE_MODELS:
             qp = q.populations[p.name]
             procs.append(ProcSpec(name, "rate", _NEURON_CLASS["rate"], shape, population=p.name,
-                                  params=dict(model=p.model, damping=qp.damping), arrays=dict(bias=np.tile(qp.bias, batch))))
+                                  params=dict(model=p.model, damping=qp.damping, **gated),
+                                  arrays=dict(bias=np.tile(qp.bias, batch), **(dict(index=index) if gated else {}))))
         elif p.model == "lif" and p.param("reset") == "zero":
             procs.append(ProcSpec(name, "lif", _NEURON_CLASS["lif"], shape, population=p.name,
                                   params=dict(du=1.0, dv=1.0 - float(p.param("beta")), vth=float(p.param("threshold"))),
@@ -155,13 +205,13 @@ def compile_graph(graph: Graph, batch: int = 1, precision: str = "float", record
                                   params=dict(beta=float(p.param("beta")), threshold=float(p.param("threshold"))),
                                   arrays=dict(bias=bias)))
         elif p.model == "stochastic":
-            index = (ids[:, None] * n_total + offsets[p.name] + np.arange(p.size)[None, :]).reshape(-1)
             procs.append(ProcSpec(name, "stochastic", _NEURON_CLASS["stochastic"], shape, population=p.name,
-                                  params={k: p.param(k) for k in ("beta", "threshold", "temperature", "reset", "seed")},
+                                  params={k: p.param(k) for k in ("beta", "threshold", "temperature", "reset", "seed", "gate")},
                                   arrays=dict(bias=bias, index=index)))
         elif p.model in RATE_MODELS:
             procs.append(ProcSpec(name, "rate", _NEURON_CLASS["rate"], shape, population=p.name,
-                                  params=dict(model=p.model, damping=float(p.param("damping"))), arrays=dict(bias=bias)))
+                                  params=dict(model=p.model, damping=float(p.param("damping")), **gated),
+                                  arrays=dict(bias=bias, **(dict(index=index) if gated else {}))))
         else:  # pragma: no cover - validate() knows every model
             raise BackendError(f"population {p.name!r}: no Lava mapping for neuron model {p.model!r}")
         holder[p.name] = name
@@ -193,10 +243,7 @@ def compile_graph(graph: Graph, batch: int = 1, precision: str = "float", record
             links.append(LinkSpec(f"conn_{name}", "a_out", holder[dst], "a_in"))
 
     for b in graph.buffers:
-        n = batch * graph.populations[b.population].size
-        procs.append(ProcSpec(f"torus_{b.population}", "torus", _OURS + "ToroidalBuffer", (n,), population=b.population,
-                              params=dict(taps=[float(w) for w in b.tap_weights()]) if q is None
-                              else dict(taps=[int(t) for t in q.taps[b.population]], tap_bits=TAP_BITS)))
+        procs.append(torus_spec(graph, b, batch, q))
         links.append(LinkSpec(holder[b.population], "s_out", f"torus_{b.population}", "s_in"))
         links.append(LinkSpec(f"torus_{b.population}", "a_out", holder[b.population], "a_in"))
 

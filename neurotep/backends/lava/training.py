@@ -5,7 +5,8 @@ Every connection whose learning rule is ``eqprop`` becomes an :class:`EqPropSyna
 :class:`RateUnits` that take the target (output population) and learn their bias; a
 :class:`BatchSource` plays mini-batch ``k`` during cycle ``k`` of the phase schedule (free, +beta,
 free, -beta; :mod:`neurotep.learning.phases`). Plain SGD: the update is applied at the end of each
-cycle, on the chip, with no optimiser state.
+cycle, on the chip, with no optimiser state. Toroidal buffers, 1-D or N-D, keep their decays
+fixed; learned decays (``learn=True``) and probabilistic gates are refused with a BackendError.
 """
 
 from __future__ import annotations
@@ -14,25 +15,41 @@ import copy
 
 import numpy as np
 
-from neurotep.backends.lava.plan import _OURS, LavaPlan, LinkSpec, ProcSpec
+from neurotep.backends.lava.plan import _OURS, LavaPlan, LinkSpec, ProcSpec, torus_spec
 from neurotep.errors import BackendError
 from neurotep.graph import RATE_MODELS, Graph
 from neurotep.learning.phases import PhaseSchedule
+
+
+def check_trainable(graph: Graph) -> None:
+    """Raise a :class:`BackendError` naming what EqProp on Lava cannot honour (before any run)."""
+    graph.validate()
+    for p in graph.state_populations():
+        if p.model not in RATE_MODELS:
+            raise BackendError(f"population {p.name!r} is {p.model}: EqProp on Lava trains rate networks; "
+                               "train first, then run the spiking form")
+        if float(p.param("gate")) < 1.0:
+            # The torch path forks the free state for each nudged phase and keys the gates by its
+            # own step counter; the Lava schedule runs free, +beta, free, -beta continuously, so the
+            # gate draws (and hence the finite-time updates) could not match.
+            raise BackendError(f"population {p.name!r} has a probabilistic gate ({p.param('gate')}): EqProp on Lava "
+                               "does not support gated rate units; train it on the torch path, or set gate=1")
+    for c in graph.connections:
+        if c.delay != 1:
+            raise BackendError(f"connection {c.name!r}: EqProp on Lava needs delay 1, got {c.delay}")
+    for b in graph.buffers:
+        if b.learn:
+            raise BackendError(f"buffer {b.name!r} learns its decays (learn=True): EqProp on Lava learns weights and "
+                               "biases only; train it on the torch path, or set learn=False (N-D buffers with fixed "
+                               "decays are supported)")
 
 
 def compile_training(graph: Graph, batches_x: np.ndarray, batches_t: np.ndarray, schedule: PhaseSchedule,
                      steps: int) -> LavaPlan:
     """Plan for EqProp training of a rate graph on ``batches_x`` (n_batches, B, N_in) with
     targets ``batches_t`` (n_batches, B, N_out), for ``steps`` steps."""
-    graph.validate()
+    check_trainable(graph)
     inp, out = graph.meta["input"], graph.meta["output"]
-    for p in graph.state_populations():
-        if p.model not in RATE_MODELS:
-            raise BackendError(f"population {p.name!r} is {p.model}: EqProp on Lava trains rate networks; "
-                               "train first, then run the spiking form")
-    for c in graph.connections:
-        if c.delay != 1:
-            raise BackendError(f"connection {c.name!r}: EqProp on Lava needs delay 1, got {c.delay}")
     batch = batches_x.shape[1]
     sched = schedule.as_dict()
     procs, links, holder = [], [], {}
@@ -59,10 +76,8 @@ def compile_training(graph: Graph, batches_x: np.ndarray, batches_t: np.ndarray,
                   LinkSpec(name, "a_out", holder[c.post], "a_in")]
         if c.symmetric:
             links.append(LinkSpec(name, "a_out_pre", holder[c.pre], "a_in"))
-    for b in graph.buffers:
-        n = batch * graph.populations[b.population].size
-        procs.append(ProcSpec(f"torus_{b.population}", "torus", _OURS + "ToroidalBuffer", (n,), population=b.population,
-                              params=dict(taps=[float(w) for w in b.tap_weights()])))
+    for b in graph.buffers:  # 1-D or N-D (fixed decays): the same process as inference
+        procs.append(torus_spec(graph, b, batch))
         links += [LinkSpec(holder[b.population], "s_out", f"torus_{b.population}", "s_in"),
                   LinkSpec(f"torus_{b.population}", "a_out", holder[b.population], "a_in")]
     return LavaPlan(procs, links, batch, "float", holder, {})
@@ -89,6 +104,7 @@ def train_on_lava(graph: Graph, x: np.ndarray, y_onehot: np.ndarray, epochs: int
     """
     from neurotep.backends.lava.runner import DEFAULT_TIMEOUT, execute
 
+    check_trainable(graph)  # fail here, in one line, rather than in the worker
     schedule = schedule or PhaseSchedule(free=60, nudge=30, beta=graph.meta.get("hyperparameters", {}).get("beta", 0.5), lr=0.05)
     if len(x) < batch:
         raise BackendError(f"need at least one full batch of {batch} samples, got {len(x)}")

@@ -1,5 +1,6 @@
 """The quantised torch path (``--precision fixed``): integer dynamics on int64 tensors, spike for
-spike the same as Lava's fixed_pt models of the same quantised graph."""
+spike the same as Lava's fixed_pt models of the same quantised graph (N-D toroidal buffers and
+probabilistic gates included)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import torch
 from neurotep.backends.torch.network import Recording, resolve_device
 from neurotep.neurons import RingBuffer
 from neurotep import rng
-from neurotep.neurons.fixed import GRADED_BITS, lif_fixed_step, rate_fixed_step, shift, stochastic_fixed_step
+from neurotep.neurons.fixed import (GRADED_BITS, lif_fixed_step, rate_fixed_step, shift, stochastic_fixed_step,
+                                   torus_fixed)
 from neurotep.quantize import TAP_BITS, QuantizedGraph
 
 
@@ -30,6 +32,7 @@ class FixedNetwork:
                 self.exp[(c.name, True)] = q.weight_exp(c.name, c.post, spiking_inputs)
         self.bias = {k: torch.as_tensor(p.bias, **kw) for k, p in q.populations.items()}
         self.taps = {k: [int(t) for t in v] for k, v in q.taps.items()}
+        self.kernels = {k: torch.as_tensor(v, **kw) for k, v in q.kernels.items()}  # N-D buffers only
         self.incoming = {p.name: list(self.g.incoming(p.name)) for p in self.g.state_populations()}
         self.tables = {k: torch.as_tensor(p.table, **kw) for k, p in q.populations.items() if p.table is not None}
         offsets, n = {}, 0
@@ -44,7 +47,8 @@ class FixedNetwork:
         mean over the run in float units."""
         g, kw = self.g, dict(device=self.device_, dtype=torch.int64)
         ids = (torch.arange(batch, **kw) if sample_ids is None else sample_ids.to(**kw))[:, None] * self.n_total
-        keys = {k: ids + self.offsets[k] + torch.arange(g.populations[k].size, **kw)[None, :] for k in self.tables}
+        keyed = set(self.tables) | {k for k, p in self.q.populations.items() if p.gated}
+        keys = {k: ids + self.offsets[k] + torch.arange(g.populations[k].size, **kw)[None, :] for k in keyed}
         out = {p.name: torch.zeros(batch, p.size, **kw) for p in g.populations.values()}
         v = {k: torch.zeros(batch, g.populations[k].size, **kw) for k, p in self.q.populations.items()
              if p.model in ("lif", "stochastic")}
@@ -66,15 +70,17 @@ class FixedNetwork:
                     w = self.w[c.name]
                     a = a + shift(out[src] @ (w if transposed else w.T), self.exp[(c.name, transposed)])
                 if name in rings:
-                    a = a + (rings[name].weighted_sum(self.taps[name]) >> TAP_BITS)
+                    fb = rings[name].weighted_sum(self.taps[name]) >> TAP_BITS
+                    a = a + (torus_fixed(fb, self.kernels[name]) if name in self.kernels else fb)
+                gate = rng.gate_open(qp.seed, t, keys[name], qp.gate).to(torch.int64) if qp.gated else None
                 if qp.model == "lif":
                     new[name], v[name] = lif_fixed_step(a, v[name], out[name], qp.dv, qp.vth, self.bias[name], qp.reset)
                 elif qp.model == "stochastic":
                     new[name], v[name] = stochastic_fixed_step(
                         a, v[name], out[name], rng.hash24(qp.seed, t, keys[name]), qp.dv, qp.vth, self.bias[name],
-                        qp.reset, self.tables[name], qp.table_shift)
+                        qp.reset, self.tables[name], qp.table_shift, gate)
                 else:
-                    new[name] = rate_fixed_step(qp.model, a, out[name], self.bias[name], qp.damping)
+                    new[name] = rate_fixed_step(qp.model, a, out[name], self.bias[name], qp.damping, gate)
             for name, ring in rings.items():
                 ring.push(new[name])
             out = new

@@ -17,8 +17,8 @@ from neurotep import rng
 from neurotep.backends.lava.procs.processes import (BatchSource, EqPropSynapses, RateUnits, Recorder, StochasticNeurons,
                                                     SubtractiveLIF, ToroidalBuffer)
 from neurotep.learning.phases import PhaseSchedule
-from neurotep.neurons import RingBuffer, lif_step, rate_step, stochastic_step
-from neurotep.neurons.fixed import lif_fixed_step, rate_fixed_step, stochastic_fixed_step
+from neurotep.neurons import RingBuffer, lif_step, rate_step, stochastic_step, torus_feedback
+from neurotep.neurons.fixed import KERNEL_BITS, lif_fixed_step, rate_fixed_step, stochastic_fixed_step, torus_fixed
 
 
 class Counter:
@@ -55,6 +55,15 @@ class Counter:
             if self.raster is not None:
                 arrays["raster"] = self.raster
             _save(self.path, **arrays)
+
+
+def _gate(p: dict, time_step: int, dtype) -> np.ndarray | None:
+    """The population's open probabilistic gates this step as 0/1 of ``dtype`` (None without a
+    gate), keyed like torch: neurotep's step ``time_step - 1`` and the neurons' global ``index``."""
+    g = float(p.get("gate", 1.0))
+    if g >= 1.0:
+        return None
+    return rng.gate_open(p["seed"], time_step - 1, np.asarray(p["index"], dtype=np.int64), g).astype(dtype)
 
 
 class _NeuronModel(PyLoihiProcessModel):
@@ -99,7 +108,8 @@ class PyStochasticNeuronsFloat(_NeuronModel):
     def update(self, i):
         p = self.proc_params
         u = rng.uniform_np(p["seed"], self.time_step - 1, p["index"])
-        s, self.v[:] = stochastic_step(i, self.v, self.s, u, p["beta"], p["threshold"], p["temperature"], p["reset"])
+        s, self.v[:] = stochastic_step(i, self.v, self.s, u, p["beta"], p["threshold"], p["temperature"], p["reset"],
+                                       _gate(p, self.time_step, np.float64))
         return s
 
 
@@ -118,7 +128,7 @@ class PyRateUnitsFloat(_NeuronModel):
     def update(self, i):
         p = self.proc_params
         if self.sched is None:
-            return rate_step(p["model"], i, self.s, p["damping"])
+            return rate_step(p["model"], i, self.s, p["damping"], _gate(p, self.time_step, np.float64))
         t = self.time_step - 1
         target = self.target_in.recv()
         beta = self.sched.beta_at(t)
@@ -140,17 +150,24 @@ class PyRateUnitsFloat(_NeuronModel):
 @requires(CPU)
 @tag("floating_pt")
 class PyToroidalBufferFloat(PyLoihiProcessModel):
+    """The ring holds (batch, n) arrays; the shared :func:`torus_feedback` sums the time taps and,
+    for an N-D buffer, spreads them over each sample's spatial torus (see the process)."""
+
     s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
     a_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
 
     def __init__(self, proc_params):
         super().__init__(proc_params)
         self.taps = proc_params["taps"]
-        self.ring = RingBuffer(len(self.taps), np.zeros(proc_params["shape"]))
+        k = proc_params.get("kernel")
+        self.kernel = None if k is None else np.asarray(k, dtype=np.float64)
+        n = int(np.prod(proc_params["shape"]))
+        self.rows = (n // self.kernel.shape[0], self.kernel.shape[0]) if self.kernel is not None else (n,)
+        self.ring = RingBuffer(len(self.taps), np.zeros(self.rows))
 
     def run_spk(self) -> None:
-        self.a_out.send(self.ring.weighted_sum(self.taps))
-        self.ring.push(self.s_in.recv().copy())
+        self.a_out.send(torus_feedback(self.ring, self.taps, self.kernel).reshape(-1))
+        self.ring.push(self.s_in.recv().reshape(self.rows).copy())
 
 
 class _NeuronModelFixed(PyLoihiProcessModel):
@@ -200,7 +217,8 @@ class PyStochasticNeuronsFixed(_NeuronModelFixed):
         p = self.proc_params
         h24 = rng.hash24(p["seed"], self.time_step - 1, np.asarray(p["index"], dtype=np.int64))
         s, self.v64 = stochastic_fixed_step(a, self.v64, self.s64, h24, p["dv"], p["vth"], self.bias64, p["reset"],
-                                            np.asarray(p["table"], dtype=np.int64), p["table_shift"])
+                                            np.asarray(p["table"], dtype=np.int64), p["table_shift"],
+                                            _gate(p, self.time_step, np.int64))
         return s
 
 
@@ -211,24 +229,37 @@ class PyRateUnitsFixed(_NeuronModelFixed):
     target_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
 
     def update(self, a):
-        return rate_fixed_step(self.proc_params["model"], a, self.s64, self.bias64, self.proc_params["damping"])
+        p = self.proc_params
+        return rate_fixed_step(p["model"], a, self.s64, self.bias64, p["damping"], _gate(p, self.time_step, np.int64))
 
 
 @implements(proc=ToroidalBuffer, protocol=LoihiProtocol)
 @requires(CPU)
 @tag("fixed_pt")
 class PyToroidalBufferFixed(PyLoihiProcessModel):
+    """Integer taps, the sum shifted by ``tap_bits``; an N-D buffer then applies the integer
+    kernel per sample with :func:`torus_fixed` (``(fb @ kernel) >> KERNEL_BITS``)."""
+
     s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
     a_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
 
     def __init__(self, proc_params):
         super().__init__(proc_params)
         self.taps = [int(t) for t in proc_params["taps"]]
-        self.ring = RingBuffer(len(self.taps), np.zeros(proc_params["shape"], dtype=np.int64))
+        k = proc_params.get("kernel")
+        self.kernel = None if k is None else np.asarray(k, dtype=np.int64)
+        if self.kernel is not None and proc_params["kernel_bits"] != KERNEL_BITS:
+            raise ValueError(f"kernel_bits {proc_params['kernel_bits']} != KERNEL_BITS {KERNEL_BITS}")
+        n = int(np.prod(proc_params["shape"]))
+        self.rows = (n // self.kernel.shape[0], self.kernel.shape[0]) if self.kernel is not None else (n,)
+        self.ring = RingBuffer(len(self.taps), np.zeros(self.rows, dtype=np.int64))
 
     def run_spk(self) -> None:
-        self.a_out.send(self.ring.weighted_sum(self.taps) >> self.proc_params["tap_bits"])
-        self.ring.push(self.s_in.recv().astype(np.int64))
+        fb = self.ring.weighted_sum(self.taps) >> self.proc_params["tap_bits"]
+        if self.kernel is not None:
+            fb = torus_fixed(fb, self.kernel)
+        self.a_out.send(fb.reshape(-1))
+        self.ring.push(self.s_in.recv().astype(np.int64).reshape(self.rows))
 
 
 @implements(proc=Recorder, protocol=LoihiProtocol)

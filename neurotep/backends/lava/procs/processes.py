@@ -34,7 +34,8 @@ class SubtractiveLIF(_Neurons):
 
 class StochasticNeurons(_Neurons):
     """HTSEP's stochastic spiking neuron; ``index`` keys the counter-based generator per neuron.
-    Params: beta, threshold, temperature, reset, seed."""
+    Params: beta, threshold, temperature, reset, seed, gate (probabilistic gate, 1 = none; the
+    gate draws use the same ``index``, see :func:`neurotep.rng.gate_open`)."""
 
     def __init__(self, **kw) -> None:
         super().__init__(**kw)
@@ -43,7 +44,8 @@ class StochasticNeurons(_Neurons):
 
 class RateUnits(_Neurons):
     """Damped rate units (hard_sigmoid, tanh, linear) sending graded values. Params: model,
-    damping (float, or in 1/4096 for fixed_pt).
+    damping (float, or in 1/4096 for fixed_pt); with a probabilistic gate (``gate`` < 1) also
+    ``seed`` and ``index`` (the neurons' generator keys, as for the stochastic neuron).
 
     For EqProp on Lava (``schedule`` given) they also learn: ``target_in`` carries the target,
     the input gains ``-beta_t (s - target)`` with ``beta_t`` set by the phase schedule, and the bias
@@ -57,10 +59,36 @@ class RateUnits(_Neurons):
 class ToroidalBuffer(AbstractProcess):
     """The last K values received, fed back as ``sum_j taps[j] * x(t-1-j)`` (a connection-like
     process: it sends before it receives, adding one step like Dense). fixed_pt: integer taps and
-    the sum shifted right by ``tap_bits``."""
+    the sum shifted right by ``tap_bits``.
 
-    def __init__(self, *, shape: tuple[int, ...], taps: list, tap_bits: int = 0) -> None:
-        super().__init__(shape=shape, taps=taps, tap_bits=tap_bits)
+    An N-D buffer (HTSEP's hyper-torus) also carries ``kernel``, the population's symmetric
+    (n, n) wrap-around spatial kernel ``S`` over its grid (``grid``, ``radius``: for the plan's
+    description), and feeds back ``(sum_j taps[j] x(t-1-j)) @ S`` per sample (fixed_pt: the
+    integer kernel ``round(S * 2**kernel_bits)`` applied to the shifted tap sum, then shifted
+    right by ``kernel_bits``). The vectors are batch-flattened (batch * n,): the model reshapes
+    them to (batch, n) so samples never mix.
+
+    Why the spatial spread lives here and not in a Lava ``Sparse`` after this process: every Lava
+    connection process adds one step (it sends the previous step's accumulation), so
+    buffer -> Sparse(S) -> population would deliver ``S x(t-2-j)`` instead of ``S x(t-1-j)``, break
+    the buffer's timing and with it the spike-for-spike parity with torch. (K ``DelaySparse``
+    connections of ``taps[j] * S`` from the population to itself would keep the timing, but cost K
+    processes and round each tap's product separately, so fixed point would no longer be the
+    one-shift-after-the-sum of :func:`neurotep.neurons.fixed.torus_fixed`.)
+    Honestly, on Loihi 2: a neuro-core has no "buffer process doing a matrix product". There the
+    feedback would be the population's own recurrent synapses, the circulant kernel a core-local
+    fan-out of each neuron's axon to its ``prod(2 r + 1)`` grid neighbours (one synaptic delay per
+    tap), local only while the population fits on one core. neurotep does not emit that mapping:
+    this Python process runs on the host like neurotep's other processes, and the Loihi 2 mapping
+    report warns about it.
+    """
+
+    def __init__(self, *, shape: tuple[int, ...], taps: list, tap_bits: int = 0, kernel: np.ndarray | None = None,
+                 kernel_bits: int = 0, grid: tuple[int, ...] = (), radius: tuple[int, ...] = ()) -> None:
+        super().__init__(shape=shape, taps=taps, tap_bits=tap_bits, kernel=kernel, kernel_bits=kernel_bits,
+                         grid=tuple(grid), radius=tuple(radius))
+        if kernel is not None and (np.ndim(kernel) != 2 or shape[0] % np.shape(kernel)[0]):
+            raise ValueError(f"kernel of shape {np.shape(kernel)} does not tile a buffer of shape {shape}")
         self.s_in = InPort(shape=shape)
         self.a_out = OutPort(shape=shape)
 
