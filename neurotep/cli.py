@@ -132,10 +132,22 @@ def cmd_compile(args) -> None:
     doc = {"model": args.model_dir, "mode": args.mode, **plan.describe(), "loihi2_mapping": cores.describe()}
     lines = [f"{args.mode} network of {args.model_dir} as Lava processes ({args.precision}):"]
     lines += [f"  {p['name']:<22} {p['class']:<52} shape {tuple(p['shape'])}"
-              + (f", {p['synapses']} synapses" if "synapses" in p else "") for p in doc["processes"]]
+              + (f", {p['synapses']} synapses" if "synapses" in p else "")
+              + (f", gate p={p['gate']}" if "gate" in p else "") + _buffer_words(p.get("buffer"))
+              for p in doc["processes"]]
     lines += ["connections:"] + [f"  {link}" for link in doc["links"]]
     lines += ["Loihi 2 mapping:"] + [f"  {line}" for line in cores.lines()]
     _print(doc, args.json, lines)
+
+
+def _buffer_words(buf: dict | None) -> str:
+    if not buf:
+        return ""
+    sp = buf["spatial"]
+    if sp is None:
+        return f", {buf['depth']} taps"
+    return (f", {buf['depth']} taps spread over a periodic {'x'.join(map(str, sp['grid']))} grid "
+            f"(radius {tuple(sp['radius'])}, {sp['nonzeros_per_neuron']} neighbours per neuron)")
 
 
 def cmd_demo(args) -> None:

@@ -232,6 +232,8 @@ def _check_buffer(b: Any, pops: dict[str, Population], owner: dict[str, str],
                          "2 * radius + 1 <= axis length, so no neuron is reached twice around the ring)")
     if not isinstance(b.learn, (bool, np.bool_)):
         _fail(label, f"learn must be a bool, got {b.learn!r}")
+    if b.learn and not all(0 < d < 1 for d in b.decay):
+        _fail(label, f"learned decays must start strictly inside (0, 1) (they are learned as logits), got {tuple(b.decay)}")
     if not _is_finite(b.gain):
         _fail(label, f"gain must be a finite number, got {b.gain!r}")
     if pop.model in RATE_MODELS:

@@ -284,7 +284,8 @@ def map_to_cores(plan: Any, profile: dict | str = "loihi2") -> CoreMap:
     for p in plan.procs:
         if p.kind == "torus":
             warnings.append(f"{p.name} ({_short(p.lava_class)}) feeds population {p.population} every step from the "
-                            f"{HOST}: on {title} each step would cross between the chip and that CPU")
+                            f"{HOST}: on {title} each step would cross between the chip and that CPU"
+                            + _kernel_note(p))
     pops = [r for r in rows.values() if r.cores > 0]
     cores = sum(r.cores for r in pops)
     neurons, synapses = sum(r.neurons for r in pops), sum(r.synapses_in for r in pops)
@@ -299,6 +300,16 @@ def map_to_cores(plan: Any, profile: dict | str = "loihi2") -> CoreMap:
                           f"{chips} chips (a multi-chip system) or a smaller network")
     return CoreMap(profile.get("name", "?"), title, cores, chips, list(rows.values()), host,
                    {n: procs[n].lava_class for n in host}, violations, warnings, assumptions, unchecked)
+
+
+def _kernel_note(p) -> str:
+    """An N-D buffer's spatial kernel as recurrent synapses, which the synapse count leaves out."""
+    k = p.arrays.get("kernel")
+    if k is None:
+        return ""
+    n = int(np.count_nonzero(k))  # the kernel is per sample: (neurons, neurons)
+    return (f"; ported to neuro-cores its spatial kernel would be {n:,} recurrent synapses per tap "
+            f"({n * len(p.params['taps']):,} for {len(p.params['taps'])} taps), not counted above")
 
 
 def _weight_range(name: str, w: sp.csr_matrix, mantissa_bits: int, title: str) -> str | None:

@@ -18,7 +18,6 @@ import copy
 from dataclasses import dataclass, field
 from typing import Callable
 
-import numpy as np
 import snntorch as snn
 import torch
 
@@ -97,7 +96,7 @@ class TorchNetwork(torch.nn.Module):
         # ones are turned into taps and kernels once.
         self._buffers = {b.population: b for b in graph.buffers}
         self.torus = torch.nn.ParameterDict({
-            b.population: torch.nn.Parameter(torch.logit(torch.as_tensor(np.clip(b.decay, 1e-4, 1 - 1e-4), **kw)))
+            b.population: torch.nn.Parameter(torch.logit(torch.as_tensor(b.decay, **kw)))
             for b in graph.buffers if b.learn
         })
         self._torus_fixed = {
