@@ -32,6 +32,7 @@ class RunOutput:
     summary: dict  # what run.json holds
     recording: Recording | None
     graph: Graph  # the network that ran (the spiking form in spiking mode)
+    sample_ids: np.ndarray | None = None  # data-set indices of the samples: they key every random draw
 
 
 def _check(backend: str, encoding: str, samples: int | None, data: Dataset) -> int:
@@ -65,13 +66,14 @@ def _executed_on(backend: str, device: str, hardware: str | None) -> str:
 
 def run_model(graph: Graph, data: Dataset, backend: str = "torch", samples: int | None = None,
               steps: int | None = None, spiking: bool = False, encoding: str = "poisson",
-              device: str = "cpu", raster: bool = False, neuron: str = "lif", precision: str = "float",
+              device: str = "cpu", raster: bool = False, neuron: str | None = None, precision: str = "float",
               hardware: str | None = None) -> RunOutput:
     """Run ``graph`` on the first ``samples`` test images and summarise accuracy and spikes.
 
     Rate mode relaxes the rate network (on torch until converged, on Lava for the model's
     ``free_steps``) and decodes the final output; spiking mode runs ``steps`` steps of the spiking
-    form (:func:`~neurotep.graph.transforms.rate_to_spiking`) and decodes the output's mean.
+    form (:func:`~neurotep.graph.transforms.rate_to_spiking`) and decodes the output's mean;
+    ``neuron=None`` takes the variant's spiking neuron (``meta["spiking"]``, else ``lif``).
     """
     n = _check(backend, encoding, samples, data)
     if precision not in PRECISIONS:
@@ -108,7 +110,7 @@ def run_model(graph: Graph, data: Dataset, backend: str = "torch", samples: int 
         test_accuracy=float((pred == y).mean()), spikes_total=int(sum(p["spikes"] for p in pops.values())),
         wall_seconds=wall, populations=pops,
     )
-    return RunOutput(summary, rec, g)
+    return RunOutput(summary, rec, g, ids)
 
 
 def _run_torch(g, x, ids, steps, spiking, spiking_inputs, device, raster):
@@ -191,7 +193,9 @@ def save_run(res: RunOutput, run_dir) -> None:
 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(run_dir / "run.json", res.summary)
+    # The sample ids let the profiler replay the counter-based draws (e.g. count open gates exactly).
+    ids = {} if res.sample_ids is None else {"sample_ids": [int(i) for i in res.sample_ids]}
+    write_json(run_dir / "run.json", {**res.summary, **ids})
     save_graph(res.graph, run_dir / "graph")
     if res.recording is not None:
         save_recording(res.recording, run_dir / "spikes.npz")

@@ -140,3 +140,18 @@ def test_nd_buffer_survives_save_and_load(tmp_path):
     save_graph(g, tmp_path / "m")
     b = load_graph(tmp_path / "m").buffers[0]
     assert (b.shape, b.radius, b.learn, b.decay) == ((3, 4), (1, 1), True, (0.7, 0.5, 0.3))
+
+
+def test_implicit_gradient_ignores_gates():
+    # Gates change the speed of relaxation, not the equilibrium: the true gradient is the same.
+    gen = torch.Generator().manual_seed(6)
+    x = torch.rand(3, 5, dtype=torch.float64, generator=gen)
+    t = torch.rand(3, 2, dtype=torch.float64, generator=gen)
+    grads = []
+    for gate in (1.0, 0.5):
+        net = TorchNetwork(_grid_graph(gate=gate), dtype=torch.float64)
+        with torch.no_grad():
+            st, _ = net.relax({"x": x}, 20000, tol=1e-13)
+        grads.append(implicit_gradients(net, x, t, st.out, tol=1e-14))
+    for k in grads[0]:
+        assert torch.allclose(grads[0][k], grads[1][k], atol=1e-9), k

@@ -12,12 +12,12 @@ from neurotep.neurons import RingBuffer
 
 
 def _equilibrium_map(net: TorchNetwork, x: torch.Tensor, s: dict, weights: dict) -> dict:
-    """One step of the dynamics from ``s`` with every history tap (buffers) also holding ``s``:
-    its fixed points are the network's equilibria."""
+    """One step of the dynamics from ``s`` with every history tap (buffers) also holding ``s``,
+    gates open: its fixed points are the network's equilibria (gates only change the speed)."""
     inp = net.graph.meta["input"]
     full = {**s, inp: x}
     st = SimState(0, full, {}, {k: RingBuffer(net.history_depth[k], v) for k, v in full.items()})
-    new = net.step(st, {inp: x}, weights, drive=net.static_drive({inp: x}, weights))
+    new = net.step(st, {inp: x}, weights, drive=net.static_drive({inp: x}, weights), gates=False)
     return {k: new.out[k] for k in s}
 
 

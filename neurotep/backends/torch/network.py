@@ -203,12 +203,15 @@ class TorchNetwork(torch.nn.Module):
         nudge: Nudge | None = None,
         sample_ids: torch.Tensor | None = None,
         active: frozenset[str] | set[str] | None = None,
+        gates: bool = True,
     ) -> SimState:
         """Advance every population by one step and return the new state (``st`` is not mutated
         in place, except for its history rings, so autograd can run through it).
 
         With ``active``, only those populations (and the inputs) update; the others hold their
-        output and membrane, which still enter their histories (coarse-to-fine relaxation)."""
+        output and membrane, which still enter their histories (coarse-to-fine relaxation).
+        ``gates=False`` opens every probabilistic gate: the deterministic map with the same fixed
+        points, which solvers and the implicit gradient need."""
         new: dict[str, torch.Tensor] = {}
         v_new = dict(st.v)
         for name in self._order:
@@ -222,7 +225,7 @@ class TorchNetwork(torch.nn.Module):
             u = _input_current(self, st, name, new, weights, drive)
             if nudge is not None and nudge.population == name:
                 u = u - nudge.beta * (st.out[name] - nudge.target)
-            gate = self._gate(pop, st.t, sample_ids, u.shape[0])
+            gate = self._gate(pop, st.t, sample_ids, u.shape[0]) if gates else None
             if pop.model in RATE_MODELS:
                 new[name] = rate_step(pop.model, u, st.out[name], float(pop.param("damping")), gate)
             elif pop.model == "lif":
