@@ -196,7 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--steps", type=int, default=None, help="simulation steps (spiking default 200; rate: until converged)")
     s.add_argument("--spiking", action="store_true", help="run the spiking mode of the network")
     s.add_argument("--encoding", default="poisson", help="input encoding for spiking runs: poisson or current")
-    s.add_argument("--neuron", default="lif", help="spiking neuron for hidden units: lif (integrate-and-fire) or stochastic")
+    s.add_argument("--neuron", default=None,
+                   help="spiking neuron for hidden units: lif (integrate-and-fire) or stochastic (default: the variant's)")
     s.add_argument("--raster", action="store_true", help="also record full spike rasters")
     s.add_argument("--device", default="cpu")
     s.add_argument("--json", action="store_true")
@@ -206,7 +207,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("model_dir")
     s.add_argument("--to", default="lava", help="lava")
     s.add_argument("--mode", default="spiking", help="spiking (default) or rate")
-    s.add_argument("--neuron", default="lif", help="spiking neuron for hidden units: lif or stochastic")
+    s.add_argument("--neuron", default=None, help="spiking neuron for hidden units: lif or stochastic (default: the variant's)")
     s.add_argument("--precision", default="float", help="float or fixed (Loihi 2 bit widths; bit-exact between torch and lava)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_compile)
