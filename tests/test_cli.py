@@ -45,6 +45,7 @@ def test_run_writes_run_json(model_dir, tmp_path, capsys, spiking):
     argv = ["run", str(model_dir), "--backend", "torch", "--out", str(out), "--samples", "50", "--json"]
     assert main(argv + (["--spiking", "--steps", "40"] if spiking else [])) == 0
     r = json.loads((out / "run.json").read_text())
+    assert len(r.pop("sample_ids")) == 50  # the data-set indices of the 50 test images
     assert json.loads(capsys.readouterr().out) == r
     for key in ("backend", "samples", "steps", "test_accuracy", "spikes_total", "wall_seconds", "populations"):
         assert key in r

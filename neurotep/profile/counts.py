@@ -22,11 +22,22 @@ Definitions (every count below is divided by ``samples``: per inference):
   whole fan-out, also the events of the last ``delay`` steps of a delayed connection, which the
   run ends before delivering.
 * **membrane (neuron) updates**: every neuron of every non-input population is updated every step
-  (steps x neurons), as on Loihi and on a GPU. NeuroBench's own MembraneUpdates counts only
-  membranes that changed; see :mod:`neurotep.profile.neurobench`.
+  (steps x neurons), as on Loihi and on a GPU, except where a probabilistic gate (the ``gate``
+  parameter < 1 of rate units and stochastic neurons) is closed: a closed unit skips its update.
+  Gates are draws of :func:`neurotep.rng.gate_open`, a pure function of (seed, step, sample id,
+  neuron), so when ``run.json`` holds the run's ``sample_ids`` the open gates are counted exactly;
+  otherwise the count is its expectation ``gate x steps x neurons`` (the exact count differs by
+  about ``sqrt(gate (1 - gate) steps neurons)``, 0.02 % for one 256-neuron inference of 200 steps
+  at gate 0.5, less over many). NeuroBench's own MembraneUpdates counts only membranes that
+  changed; see :mod:`neurotep.profile.neurobench`.
 * **toroidal buffer**: per step each neuron of a buffered population reads its ``K`` taps and
   writes one entry; the taps' weighted feedback is counted like ``K`` self-synapses per neuron
-  (how Loihi would express it: ``K`` delayed synapses), ``K`` operations per event.
+  (how Loihi would express it: ``K`` delayed synapses), ``K`` operations per event. An N-D
+  buffer (HTSEP) spreads each tap over the spatial kernel's nonzero entries: ``K x nnz`` per
+  event, ``nnz`` the kernel's nonzeros per row (``prod(2 r + 1)``), and its dense count is
+  ``K x nnz`` per neuron and step: the buffer seen as ``K`` sets of ``nnz`` delayed synapses
+  per neuron, every one counted, as for connections. (A GPU summing the taps before one circular
+  convolution needs ``K + nnz``; the torch path's dense ``N x N`` kernel product ``K + N``.)
 * **learning updates**: 0, a run is inference only.
 """
 
@@ -251,11 +262,18 @@ def count_run(run_dir: str | Path) -> RunCounts:
         spike_totals[p.name] = int(round(float(np.sum(ev))))
 
     pops = {p.name: PopulationCounts(p.name, p.model, p.size, kinds[p.name]) for p in graph.populations.values()}
+    sample_ids = _sample_ids(run, samples, path)
+    gated: list[str] = []
     for name, c in pops.items():
         c.spikes = spike_totals[name] / samples
         c.events = float(np.sum(events[name])) / samples
         if graph.populations[name].model != "input":
             c.membrane_updates = float(steps * c.neurons)
+            p_open = gate_probability(graph.populations[name])
+            if p_open < 1:
+                gated.append(f"{name} (gate {p_open:g})")
+                c.membrane_updates = (open_gates(graph, name, steps, sample_ids) / samples if sample_ids is not None
+                                      else p_open * steps * c.neurons)
 
     dirs: list[Direction] = []
     ac_total = mac_total = dense_total = 0
@@ -279,10 +297,11 @@ def count_run(run_dir: str | Path) -> RunCounts:
 
     for b in graph.buffers:
         c = pops[b.population]
+        fan = buffer_fan_out(b)
         c.buffer_reads += b.depth * c.neurons * steps
         c.buffer_writes += c.neurons * steps
-        c.buffer_ops += b.depth * c.events
-        c.buffer_ops_dense += b.depth * c.neurons * steps
+        c.buffer_ops += b.depth * fan * c.events
+        c.buffer_ops_dense += b.depth * fan * c.neurons * steps
 
     # NeuroBench's raw totals (ints, over the whole run): activations of spiking neurons.
     spiking_pops = [p for p in pops if graph.populations[p].model in SPIKING_MODELS]
@@ -314,10 +333,60 @@ def count_run(run_dir: str | Path) -> RunCounts:
     if graph.buffers:
         assumptions.append("toroidal buffers: per neuron and step K tap reads and one write; the taps' feedback is "
                            "counted as K synaptic operations per event (K delayed self-synapses, as Loihi would "
-                           "express it)")
+                           "express it), times the spatial kernel's nonzeros per row for an N-D buffer")
     assumptions.append("neuron updates: every neuron of every non-input population is updated every step "
-                       "(steps x neurons); inference runs make no learning updates")
+                       "(steps x neurons), except where a probabilistic gate is closed; inference runs make no "
+                       "learning updates")
+    if gated:
+        how = ("counted exactly from the run's sample ids" if sample_ids is not None else
+               "their expectation gate x steps x neurons (run.json holds no sample_ids to replay the draws)")
+        assumptions.append(f"gated populations ({', '.join(gated)}): a closed unit skips its update, so membrane "
+                           f"updates are the open gates, {how}")
     return RunCounts(path, run, graph, mode, samples, steps, pops, dirs, events, totals, assumptions)
+
+
+def gate_probability(p: Any) -> float:
+    """The population's gate-open probability (1 for models without gates)."""
+    from neurotep.graph import NEURON_MODELS
+
+    return float(p.param("gate")) if "gate" in NEURON_MODELS.get(p.model, {}) else 1.0
+
+
+def buffer_fan_out(b: Any) -> int:
+    """Targets of one tap of one neuron: 1 for a 1-D buffer, the spatial kernel's nonzeros per
+    row for an N-D one (the kernel is circulant: every row has the same count)."""
+    if not b.shape:
+        return 1
+    return int(np.prod([1 + 2 * int(r) if float(d) != 0 else 1 for r, d in zip(b.radius, b.decay[1:])]))
+
+
+def open_gates(graph: Graph, population: str, steps: int, sample_ids: np.ndarray) -> int:
+    """How many unit-steps of ``population`` had their gate open in a run of ``steps`` steps over
+    ``sample_ids``: the same counter-based draws as the backends (index = sample id x total neurons
+    + the population's offset + neuron, as :class:`neurotep.backends.torch.TorchNetwork` keys them)."""
+    from neurotep import rng
+
+    offset, n_total = 0, 0
+    for p in graph.populations.values():
+        if p.name == population:
+            offset = n_total
+        n_total += p.size
+    p = graph.populations[population]
+    seed, prob = int(p.param("seed")), gate_probability(p)
+    idx = (np.asarray(sample_ids, dtype=np.int64)[:, None] * n_total + offset
+           + np.arange(p.size, dtype=np.int64)[None, :])
+    return int(sum(int(np.count_nonzero(rng.gate_open(seed, t, idx, prob))) for t in range(steps)))
+
+
+def _sample_ids(run: dict, samples: int, where: Path) -> np.ndarray | None:
+    """The data-set indices of the run's samples when ``run.json`` records them (``sample_ids``)."""
+    ids = run.get("sample_ids")
+    if ids is None:
+        return None
+    a = np.asarray(ids)
+    if a.shape != (samples,) or not np.issubdtype(a.dtype, np.integer) or (a < 0).any():
+        raise ProfileError(f"{where / RUN_JSON}: sample_ids must be {samples} non-negative ints, one per sample")
+    return a.astype(np.int64)
 
 
 def _replay_membrane_updates(graph: Graph, run: dict, spikes: dict | None, spiking_pops: list[str],

@@ -5,9 +5,9 @@ from __future__ import annotations
 from types import ModuleType
 
 from neurotep.errors import NeurotepError
-from neurotep.variants import base
+from neurotep.variants import base, htsep, mstep
 
-REGISTRY: dict[str, ModuleType] = {m.NAME: m for m in (base,)}
+REGISTRY: dict[str, ModuleType] = {m.NAME: m for m in (base, mstep, htsep)}
 
 
 def get(name: str) -> ModuleType:
