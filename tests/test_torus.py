@@ -155,3 +155,12 @@ def test_implicit_gradient_ignores_gates():
         grads.append(implicit_gradients(net, x, t, st.out, tol=1e-14))
     for k in grads[0]:
         assert torch.allclose(grads[0][k], grads[1][k], atol=1e-9), k
+
+
+def test_anderson_reaches_the_fixed_point_of_a_gated_network():
+    x = torch.rand(3, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(8))
+    net = TorchNetwork(_grid_graph(gate=0.4), dtype=torch.float64)
+    with torch.no_grad():
+        plain, _ = net.relax({"x": x}, 20000, tol=1e-12)
+        acc, _ = net.relax({"x": x}, 2000, tol=1e-11, method="anderson")
+    assert torch.allclose(acc.out["h"], plain.out["h"], atol=1e-8)

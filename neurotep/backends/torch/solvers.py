@@ -194,7 +194,7 @@ def anderson(net: TorchNetwork, inputs: dict, steps: int, tol: float | None, sta
     ``F(s)`` = one network step (damping, nudge, ``active`` included) from the state where every
     history tap holds ``s``: at an equilibrium every tap holds the same value, so the fixed points
     of ``F`` are exactly those of the buffered dynamics (the map :mod:`neurotep.learning.gradcheck`
-    differentiates). The returned state's history rings are rebuilt from the final iterate, so the
+    differentiates), with every probabilistic gate open. The returned state's history rings are rebuilt from the final iterate, so the
     nudged phases can start from it like from a plain free state.
 
     Per sample: residual ``g_k = F(s_k) - s_k``; with the last ``m`` differences ``dS``, ``dG``,
@@ -236,7 +236,8 @@ def anderson(net: TorchNetwork, inputs: dict, steps: int, tol: float | None, sta
         return SimState(t, out, dict(st0.v), {k: RingBuffer(net.history_depth[k], v) for k, v in out.items()})
 
     def F(vec):
-        new = net.step(state_of(vec, st0.t), inputs, weights, drive=drive, nudge=nudge, active=active)
+        # Gates open: the map must move every unit (gates change the speed, not the fixed points).
+        new = net.step(state_of(vec, st0.t), inputs, weights, drive=drive, nudge=nudge, active=active, gates=False)
         return torch.cat([new.out[n] for n in names], dim=1)
 
     n_state = sum(sizes)
