@@ -232,7 +232,6 @@ def _run(quick: bool) -> dict:
                               spectrum=spec, eval=evals)
             if seed == seeds[0]:
                 trained0[model] = res.graph
-            own = evals[OWN[model]]
             print(f"  seed {seed} {model:<14}: test {pct(m['test_accuracy'])} ({m['train_seconds']:.1f} s); "
                   + "; ".join(f"{k}: {v['batch_steps']} steps (per sample {v['per_sample']['steps_mean']:.1f}), "
                               f"{v['per_sample']['total_ops_mean'] / 1e3:.0f} kMAC, {v['wall_seconds'] * 1e3:.1f} ms"

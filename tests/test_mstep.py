@@ -201,3 +201,23 @@ def test_lava_float_run_matches_torch():
                                 spiking_inputs=False)
     assert torch.allclose(st.out["y"], readout["last"], atol=1e-10)
     assert float(st.out["y"].abs().max()) > 0.01
+
+
+@pytest.mark.slow
+def test_quick_benchmark_runs_and_reports():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    p = subprocess.run([sys.executable, "-m", "benchmarks", "mstep", "--quick"], cwd=root, capture_output=True,
+                       text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert "reproduce:" in p.stdout and "2-5x fewer relaxation steps" in p.stdout
+    r = json.loads((root / "benchmarks/results/mstep.quick.json").read_text())
+    s = r["summary"]
+    assert set(s) == {"base", "base+anderson", "mstep"} and all(v["test_accuracy_mean"] > 0.8 for v in s.values())
+    assert len(r["per_seed"][0]["mstep"]["eval"]["coarse_to_fine"]["batch_stage_steps"]) == 2
+    assert s["base"]["eval"]["anderson"]["per_sample_steps_mean"] < s["base"]["eval"]["plain"]["per_sample_steps_mean"]
+    assert all(g["0.001"]["min_cos"] > 0.999 for g in r["gradient_vs_implicit"].values())
+    assert all(m["readout_max_abs_diff_vs_torch"] < 1e-9 for m in r["lava"]["models"].values())

@@ -164,3 +164,17 @@ def test_anderson_reaches_the_fixed_point_of_a_gated_network():
         plain, _ = net.relax({"x": x}, 20000, tol=1e-12)
         acc, _ = net.relax({"x": x}, 2000, tol=1e-11, method="anderson")
     assert torch.allclose(acc.out["h"], plain.out["h"], atol=1e-8)
+
+
+def test_energy_counts_a_self_connection_once():
+    # A fixed negative self-coupling (MS-TEP's ||h - U h'||^2 terms) is -1/2 s.A s in the energy.
+    g = _grid_graph(gain=0.03)
+    g.add(Connection("self_h", "h", "h", -0.2 * np.eye(12)))
+    net = TorchNetwork(g.validate(), dtype=torch.float64)
+    x = torch.rand(3, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(9))
+    with torch.no_grad():
+        st, _ = net.relax({"x": x}, 5000, tol=1e-13)
+    s = {k: st.out[k].clone().requires_grad_(True) for k in ("h", "y")}
+    gh = torch.autograd.grad(energy(net, {"x": x, **s}).sum(), s["h"])[0]
+    inside = (s["h"] > 1e-9) & (s["h"] < 1 - 1e-9)
+    assert bool(inside.any()) and float(gh[inside].abs().max()) < 1e-9

@@ -41,5 +41,7 @@ def energy(net: TorchNetwork, states: dict[str, torch.Tensor]) -> torch.Tensor:
         if g.buffer_of(p.name) is not None:
             e = e + buffer_energy(net, p.name, s)
     for c in g.connections:
-        e = e - ((states[c.pre] @ weights[c.name].T) * states[c.post]).sum(1)
+        # A (symmetric) self-connection is a quadratic term -1/2 s.A s: its gradient is the drive -A s.
+        half = 0.5 if c.pre == c.post else 1.0
+        e = e - half * ((states[c.pre] @ weights[c.name].T) * states[c.post]).sum(1)
     return e
