@@ -97,31 +97,11 @@ def test_random_graphs_are_bit_exact_on_lava(seed, reset, depth, graded, model):
     _bit_exact(g, frames, 40, ids, spiking_inputs=not graded)
 
 
-def _htsep_graph(seed: int, reset: str) -> Graph:
-    """HTSEP-like: gated stochastic neurons on a 4 x 5 torus (radius (1, 2), depth 3), gated
-    hard-sigmoid units on a 3 x 4 torus, a gated linear readout; every delay 1."""
-    rs = np.random.default_rng(seed)
-    g = Graph()
-    g.add(Population("x", 6, "input"))
-    g.add(Population("a", 20, "stochastic", {"beta": 0.7, "threshold": 0.8, "temperature": 0.25, "reset": reset,
-                                             "seed": seed, "gate": 0.6}, bias=rs.uniform(-0.05, 0.25, 20)))
-    g.add(Population("r", 12, "hard_sigmoid", {"damping": 0.5, "gate": 0.5, "seed": seed + 1}, bias=rs.uniform(0, 0.4, 12)))
-    g.add(Population("y", 3, "linear", {"damping": 0.5, "gate": 0.8, "seed": seed + 2}, bias=rs.uniform(-0.1, 0.1, 3)))
-    g.add(Connection("xa", "x", "a", rs.uniform(-0.3, 1.2, (20, 6))))
-    g.add(Connection("aa", "a", "a", rs.uniform(-0.3, 0.3, (20, 20))))
-    g.add(Connection("ar", "a", "r", rs.uniform(-0.5, 0.5, (12, 20)), symmetric=True))
-    g.add(Connection("ry", "r", "y", rs.uniform(-1, 1, (3, 12)), symmetric=True))
-    g.add(ToroidalBuffer("ta", "a", 3, (0.7, 0.5, 0.6), 0.12, shape=(4, 5), radius=(1, 2)))
-    g.add(ToroidalBuffer("tr", "r", 2, (0.8, 0.6, 0.5), 0.08, shape=(3, 4), radius=(1, 1)))
-    g.meta.update(input="x", output="y")
-    return g.validate()
-
-
 @pytest.mark.parametrize("reset,graded", [("zero", False), ("subtract", True)])
-def test_htsep_grid_and_gates_are_bit_exact_on_lava(reset, graded):
+def test_htsep_grid_and_gates_are_bit_exact_on_lava(reset, graded, htsep_like):
     """N-D buffers (integer kernels) and probabilistic gates in fixed point: FixedNetwork and Lava
     fixed_pt give the same spikes (batch 3, 40 steps) and the same readout, bit for bit."""
-    g = _htsep_graph(7, reset)
+    g = htsep_like(7, reset, r_torus="2d")
     q = quantize(g)
     assert np.array_equal(q.kernels["a"], np.rint(g.buffers[0].spatial_kernel() * 2**KERNEL_BITS))
     assert q.populations["a"].gate == 0.6 and q.populations["r"].gated and "x" not in q.kernels

@@ -316,17 +316,11 @@ def test_cli_train_run_profile_htsep(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_quick_benchmark_runs_and_reports():
-    import subprocess
-    import sys
+def test_quick_benchmark_runs_and_reports(quick_benchmark):
     from pathlib import Path
 
+    _, r = quick_benchmark("htsep")
     root = Path(__file__).resolve().parents[1]
-    p = subprocess.run([sys.executable, "-m", "benchmarks", "htsep", "--quick"], cwd=root, capture_output=True,
-                       text=True, timeout=300)
-    assert p.returncode == 0, p.stderr[-2000:]
-    assert "reproduce:" in p.stdout
-    r = json.loads((root / "benchmarks/results/htsep.quick.json").read_text())
     assert (root / r["plot"]).exists() and r["accuracy_vs_spikes"]
     g1, g5 = r["energy"]["htsep"][:2]
     assert g5["hidden_membrane_updates_per_inference"] < 0.6 * g1["hidden_membrane_updates_per_inference"]

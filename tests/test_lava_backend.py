@@ -114,31 +114,11 @@ def test_random_graphs_spike_identically(seed, model, reset, depth, delay):
     assert total > 20
 
 
-def _htsep_graph(seed: int = 0, reset: str = "zero") -> Graph:
-    """A small HTSEP-like graph: gated stochastic neurons on a 4 x 5 torus (radius (1, 2), depth 3),
-    gated hard-sigmoid units on a 2 x 2 x 3 torus, a gated linear readout; every delay 1."""
-    rs = np.random.default_rng(seed)
-    g = Graph()
-    g.add(Population("x", 6, "input"))
-    g.add(Population("a", 20, "stochastic", {"beta": 0.6, "threshold": 0.8, "temperature": 0.25, "reset": reset,
-                                             "seed": seed + 3, "gate": 0.6}, bias=rs.uniform(-0.1, 0.3, 20)))
-    g.add(Population("r", 12, "hard_sigmoid", {"damping": 0.5, "gate": 0.5, "seed": seed + 7}, bias=rs.uniform(0, 0.4, 12)))
-    g.add(Population("y", 3, "linear", {"damping": 0.5, "gate": 0.7, "seed": seed + 11}, bias=rs.uniform(-0.1, 0.1, 3)))
-    g.add(Connection("xa", "x", "a", rs.uniform(-0.3, 1.2, (20, 6))))
-    g.add(Connection("aa", "a", "a", rs.uniform(-0.3, 0.3, (20, 20))))
-    g.add(Connection("ar", "a", "r", rs.uniform(-0.5, 0.5, (12, 20)), symmetric=True))
-    g.add(Connection("ry", "r", "y", rs.uniform(-1, 1, (3, 12)), symmetric=True))
-    g.add(ToroidalBuffer("torus_a", "a", 3, (0.7, 0.5, 0.6), 0.12, shape=(4, 5), radius=(1, 2)))
-    g.add(ToroidalBuffer("torus_r", "r", 2, (0.8, 0.5, 0.5, 0.7), 0.08, shape=(2, 2, 3), radius=(0, 0, 1)))
-    g.meta.update(input="x", output="y")
-    return g.validate()
-
-
 @pytest.mark.parametrize("reset", ["zero", "subtract"])
-def test_htsep_grid_and_gates_spike_identically(reset):
+def test_htsep_grid_and_gates_spike_identically(reset, htsep_like):
     """N-D buffers and probabilistic gates on Lava (float): full rasters identical to torch float64
     for a batch of 3 over 40 steps, the readout (which the gated rate units drive) to 1e-9."""
-    g = _htsep_graph(reset=reset)
+    g = htsep_like(reset=reset)
     ids, steps = np.array([1, 4, 9]), 40
     x = np.random.default_rng(0).uniform(0, 1, (3, 6))
     inputs = {"x": rate_encode(x, steps, 1, ids).astype(np.float64)}
@@ -146,7 +126,7 @@ def test_htsep_grid_and_gates_spike_identically(reset):
     # The features matter: without the gates or the spatial kernel torch spikes differently.
     base_raster = _torch_raster(g, inputs, steps, ids)[0].raster["a"]
     for change in ("gate", "kernel"):
-        h = _htsep_graph(reset=reset)
+        h = htsep_like(reset=reset)
         if change == "gate":
             h.populations["a"].params["gate"] = 1.0
         else:
@@ -155,8 +135,8 @@ def test_htsep_grid_and_gates_spike_identically(reset):
         assert not torch.equal(_torch_raster(h.validate(), inputs, steps, ids)[0].raster["a"], base_raster), change
 
 
-def test_plan_describes_the_spatial_kernel_in_words():
-    g = _htsep_graph()
+def test_plan_describes_the_spatial_kernel_in_words(htsep_like):
+    g = htsep_like()
     for precision in ("float", "fixed"):
         doc = compile_graph(g, batch=2, precision=precision).describe()
         text = json.dumps(doc)  # JSON-friendly, and no (n, n) matrix in it

@@ -204,17 +204,9 @@ def test_lava_float_run_matches_torch():
 
 
 @pytest.mark.slow
-def test_quick_benchmark_runs_and_reports():
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    root = Path(__file__).resolve().parents[1]
-    p = subprocess.run([sys.executable, "-m", "benchmarks", "mstep", "--quick"], cwd=root, capture_output=True,
-                       text=True, timeout=300)
-    assert p.returncode == 0, p.stderr[-2000:]
-    assert "reproduce:" in p.stdout and "2-5x fewer relaxation steps" in p.stdout
-    r = json.loads((root / "benchmarks/results/mstep.quick.json").read_text())
+def test_quick_benchmark_runs_and_reports(quick_benchmark):
+    out, r = quick_benchmark("mstep")
+    assert "2-5x fewer relaxation steps" in out
     s = r["summary"]
     assert set(s) == {"base", "base+anderson", "mstep"} and all(v["test_accuracy_mean"] > 0.8 for v in s.values())
     assert len(r["per_seed"][0]["mstep"]["eval"]["coarse_to_fine"]["batch_stage_steps"]) == 2

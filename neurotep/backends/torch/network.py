@@ -267,6 +267,7 @@ class TorchNetwork(torch.nn.Module):
         weights: dict[str, torch.Tensor] | None = None,
         active: frozenset[str] | set[str] | None = None,
         method: str | None = None,
+        callback: Callable[[SimState, int], None] | None = None,
     ) -> tuple[SimState, int]:
         """Relax a rate network with static inputs for at most ``steps`` steps.
 
@@ -278,13 +279,15 @@ class TorchNetwork(torch.nn.Module):
         ``method`` (default: the graph's ``meta["relaxation"]``, else ``"plain"``) picks the solver:
         ``"plain"`` iterates :meth:`step`; other names are looked up in
         :data:`neurotep.backends.torch.solvers.SOLVERS` and called with the same arguments.
-        ``active`` restricts the update to those populations (see :meth:`step`).
+        ``active`` restricts the update to those populations (see :meth:`step`); ``callback(state,
+        k)``, when given, sees the state after every step ``k`` (convergence curves).
         """
         method = method or self.graph.meta.get("relaxation", "plain")
         if method != "plain":
             from neurotep.backends.torch.solvers import get_solver
 
-            return get_solver(method)(self, inputs, steps, tol, state=state, nudge=nudge, weights=weights, active=active)
+            return get_solver(method)(self, inputs, steps, tol, state=state, nudge=nudge, weights=weights, active=active,
+                                      callback=callback)
         weights = weights if weights is not None else self.effective_weights()
         batch = next(iter(inputs.values())).shape[0]
         st = state if state is not None else self.init_state(batch, static=inputs)
@@ -295,6 +298,8 @@ class TorchNetwork(torch.nn.Module):
         for k in range(1, steps + 1):
             prev = st.out
             st = self.step(st, inputs, weights, drive=drive, nudge=nudge, active=active)
+            if callback is not None:
+                callback(st, k)
             if tol is not None:
                 delta = max(float((st.out[p] - prev[p]).detach().abs().max()) for p in watched)
                 calm = calm + 1 if delta < tol else 0

@@ -114,7 +114,7 @@ def coarse_to_fine(net: TorchNetwork, inputs: dict, steps: int, tol: float | Non
     Step budget: ``steps`` is the total. Each stage but the last may use at most
     ``steps // (2 (L - 1))`` of it, so the full pyramid always keeps at least half; a stage that
     hits its cap hands over unconverged. ``callback(state, k)`` is called after every step (for
-    convergence curves); it costs one extra step loop in Python, so leave it None when timing.
+    convergence curves); leave it None when timing.
     """
     levels = net.graph.meta.get("levels")
     if not levels or not all(isinstance(lv, (list, tuple)) and lv for lv in levels):
@@ -139,10 +139,10 @@ def coarse_to_fine(net: TorchNetwork, inputs: dict, steps: int, tol: float | Non
         budget = steps - used if last else min(cap, steps - used)
         if budget <= 0:
             break
-        if callback is None:
-            st, n = net.relax(inputs, budget, tol, state=st, nudge=nudge, weights=weights, active=act, method="plain")
-        else:
-            st, n = _plain_traced(net, inputs, budget, tol, st, nudge, weights, act, callback, used)
+        # The callback counts steps over all stages.
+        traced = None if callback is None else (lambda s, k, offset=used: callback(s, offset + k))
+        st, n = net.relax(inputs, budget, tol, state=st, nudge=nudge, weights=weights, active=act, method="plain",
+                          callback=traced)
         _account(info, net, n, act)
         used += n
         converged = n < budget
@@ -151,31 +151,10 @@ def coarse_to_fine(net: TorchNetwork, inputs: dict, steps: int, tol: float | Non
     return st, used
 
 
-def _plain_traced(net, inputs, steps, tol, st, nudge, weights, active, callback, offset):
-    """Plain relaxation, step by step with ``callback``; the same stopping rule as ``relax``."""
-    batch = next(iter(inputs.values())).shape[0]
-    st = st if st is not None else net.init_state(batch, static=inputs)
-    drive = net.static_drive(inputs, weights)
-    need = max(net.history_depth.values())
-    watched = [p.name for p in net.graph.state_populations() if active is None or p.name in active]
-    calm = 0
-    for k in range(1, steps + 1):
-        prev = st.out
-        st = net.step(st, inputs, weights, drive=drive, nudge=nudge, active=active)
-        callback(st, offset + k)
-        if tol is not None:
-            delta = max(float((st.out[p] - prev[p]).abs().max()) for p in watched)
-            calm = calm + 1 if delta < tol else 0
-            if calm >= need:
-                return st, k
-    return st, steps
-
-
 def plain_traced(net: TorchNetwork, inputs: dict, steps: int, tol: float | None,
                  callback: Callable[[SimState, int], None], weights: dict | None = None) -> tuple[SimState, int]:
     """Plain relaxation from the zero state with ``callback(state, k)`` after every step."""
-    weights = weights if weights is not None else net.effective_weights()
-    return _plain_traced(net, inputs, steps, tol, None, None, weights, None, callback, 0)
+    return net.relax(inputs, steps, tol, weights=weights, method="plain", callback=callback)
 
 
 # -- Anderson acceleration ---------------------------------------------------------------------
