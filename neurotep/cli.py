@@ -42,7 +42,7 @@ def cmd_train(args) -> None:
     data = load_dataset(args.dataset, args.data_path)
     if args.epochs < 1:
         raise NeurotepError(f"--epochs must be at least 1, got {args.epochs}")
-    graph = builder.build(n_in=data.n_features, n_out=data.n_classes, seed=args.seed)
+    graph = builder.build(n_in=data.n_features, n_out=data.n_classes, seed=args.seed, **sequence_layout(builder, data))
     if args.backend == "lava":
         trained, metrics = _train_on_lava(graph, data, args)
         history = []
@@ -63,6 +63,15 @@ def cmd_train(args) -> None:
                                 f"after {args.epochs} epochs ({metrics['train_seconds']:.1f} s); model in {args.out}"])
 
 
+def sequence_layout(builder, data) -> dict:
+    """``{"step_features": F}`` for a sequence data set and a builder that reads sequences (TEP-SSR);
+    other builders see the flattened sequence as one static input."""
+    import inspect
+
+    feats = getattr(data, "step_features", 0)
+    return {"step_features": feats} if feats and "step_features" in inspect.signature(builder.build).parameters else {}
+
+
 def _train_on_lava(graph, data, args):
     """EqProp on the Lava simulator alone (plain SGD on the chip), evaluated on Lava."""
     import time
@@ -74,6 +83,14 @@ def _train_on_lava(graph, data, args):
 
     if args.method != "eqprop":
         raise NeurotepError("--backend lava trains by eqprop only")
+    if graph.meta.get("relaxation") == "sequence":
+        raise NeurotepError(f"{args.variant} reads sequences, which the Lava trainer cannot feed: train with --backend torch")
+    from neurotep.backends.lava.predictive import is_predictive, train_and_evaluate
+    from neurotep.backends.lava.training import check_trainable
+
+    if is_predictive(graph):  # TPEqProp: its single-phase local rule, on the chip
+        return train_and_evaluate(graph, data, epochs=args.epochs, lr=args.lr_lava, seed=args.seed, verbose=not args.json)
+    check_trainable(graph)  # before reading EqProp's settings: a graph with another rule fails in one line
     t0 = time.perf_counter()
     schedule = PhaseSchedule(free=40, nudge=20, beta=graph.meta["hyperparameters"]["beta"], lr=args.lr_lava)
     if not args.json:
@@ -118,8 +135,10 @@ def cmd_run(args) -> None:
 def cmd_compile(args) -> None:
     from neurotep.graph.transforms import rate_to_spiking
 
+    if args.to == "nir":
+        return _compile_nir(args)
     if args.to != "lava":
-        raise NeurotepError(f"unknown compile target {args.to!r}: use lava")
+        raise NeurotepError(f"unknown compile target {args.to!r}: use lava or nir")
     if args.mode not in ("spiking", "rate"):
         raise NeurotepError(f"unknown mode {args.mode!r}: use spiking or rate")
     from neurotep.backends.lava.plan import compile_graph
@@ -138,6 +157,35 @@ def cmd_compile(args) -> None:
     lines += ["connections:"] + [f"  {link}" for link in doc["links"]]
     lines += ["Loihi 2 mapping:"] + [f"  {line}" for line in cores.lines()]
     _print(doc, args.json, lines)
+
+
+def _compile_nir(args) -> None:
+    from neurotep.graph.transforms import rate_to_spiking
+    from neurotep.interop.nir import DT, export_nir
+
+    if args.out is None:
+        raise NeurotepError("compile --to nir needs --out FILE (the NIR graph to write)")
+    if args.mode != "spiking":
+        raise NeurotepError(f"--mode {args.mode}: NIR has no rate units; NIR export writes the spiking form (--mode spiking)")
+    graph = load_model(args.model_dir)
+    if args.neuron not in (None, "lif"):
+        graph = rate_to_spiking(graph, neuron=args.neuron)  # the exporter then names what NIR cannot express
+    dt = args.dt if args.dt is not None else DT
+    notes = export_nir(graph, args.out, dt=dt)
+    _print({"model": args.model_dir, "to": "nir", "out": args.out, "dt": dt, "notes": notes}, args.json,
+           [f"note: {n}" for n in notes] + [f"wrote the NIR graph of {args.model_dir} to {args.out} (dt = {dt:g} s per step)"])
+
+
+def cmd_import_nir(args) -> None:
+    from neurotep.graph import save_graph
+    from neurotep.interop.nir import import_nir
+
+    g = import_nir(args.file, dt=args.dt, producer=args.producer, reset=args.reset)
+    save_graph(g, Path(args.out) / "model")
+    pops = {p.name: f"{p.model} x{p.size}" for p in g.populations.values()}
+    _print({"file": args.file, "out": args.out, "populations": pops, "connections": len(g.connections)}, args.json,
+           [f"imported {args.file}: " + ", ".join(f"{k} ({v})" for k, v in pops.items())
+            + f", {len(g.connections)} connections; saved to {args.out}/model"])
 
 
 def _buffer_words(buf: dict | None) -> str:
@@ -205,12 +253,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("compile", help="print the Lava process graph of a network and its Loihi 2 core mapping")
     s.add_argument("model_dir")
-    s.add_argument("--to", default="lava", help="lava")
+    s.add_argument("--to", default="lava", help="lava, or nir (write a NIR graph to --out)")
     s.add_argument("--mode", default="spiking", help="spiking (default) or rate")
     s.add_argument("--neuron", default=None, help="spiking neuron for hidden units: lif or stochastic (default: the variant's)")
     s.add_argument("--precision", default="float", help="float or fixed (Loihi 2 bit widths; bit-exact between torch and lava)")
+    s.add_argument("--out", default=None, help="--to nir: the NIR file to write")
+    s.add_argument("--dt", type=float, default=None, help="--to nir: seconds per step (default 1e-4, snnTorch's importer's)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_compile)
+
+    s = sub.add_parser("import-nir", help="convert a NIR graph (e.g. from snnTorch or Norse) into a neurotep model directory")
+    s.add_argument("file")
+    s.add_argument("--out", required=True, help="model directory to write (MODEL_DIR/model)")
+    s.add_argument("--dt", type=float, default=None, help="seconds per step (default: the file's, else the producer's)")
+    s.add_argument("--producer", default=None, help="snntorch or norse: their export conventions (dt; Norse's tau scaling)")
+    s.add_argument("--reset", default=None, help="zero or subtract: override the reset of every LIF/IF population")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_import_nir)
 
     from neurotep.profile.cli import add_parser as add_profile
     from neurotep.report.cli import add_parser as add_report

@@ -23,7 +23,8 @@ import numpy as np
 
 from neurotep.errors import BackendError
 from neurotep.graph import RATE_MODELS, Graph
-from neurotep.neurons.fixed import ACT_SHIFT, DECAY_BITS, GRADED_BITS, KERNEL_BITS, V_BITS
+from neurotep.neurons.fixed import ACT_SHIFT, DECAY_BITS, GRADED_BITS, KERNEL_BITS, V_BITS, noise_scale_int
+from neurotep.neurons.rate import noise_scale
 
 TAP_BITS = 8
 BIAS_MANT_MAX = 2**12 - 1  # 13-bit signed mantissa
@@ -63,6 +64,10 @@ def bias_mant_exp(b: np.ndarray) -> tuple[np.ndarray, int]:
 class QConnection:
     w: np.ndarray  # int64 mantissas, (post, pre)
     exp: int  # weight_exp for spike inputs; graded inputs use exp - GRADED_BITS
+    # A symmetric connection whose feedback direction is scaled (Connection.feedback != 1) carries
+    # that direction's own mantissas ``feedback * W.T`` (pre, post) and exponent; else None: W.T.
+    w_back: np.ndarray | None = None
+    exp_back: int = 0
 
 
 @dataclass
@@ -78,6 +83,7 @@ class QPopulation:
     table_shift: int = 0
     seed: int = 0
     gate: float = 1.0  # probabilistic gate (stochastic, rate); 1 = always open
+    noise: np.ndarray | None = None  # rate units' Langevin noise: integer scale per step (noise_scale_int)
 
     @property
     def gated(self) -> bool:
@@ -96,8 +102,11 @@ class QuantizedGraph:
     taps: dict[str, np.ndarray] = field(default_factory=dict)  # per buffered population, times 2**TAP_BITS
     kernels: dict[str, np.ndarray] = field(default_factory=dict)  # N-D buffers: spatial kernel times 2**KERNEL_BITS
 
-    def weight_exp(self, conn: str, pre: str, spiking_inputs: bool) -> int:
-        return self.connections[conn].exp - (GRADED_BITS if self.graph.emits_graded(pre, spiking_inputs) else 0)
+    def weight_exp(self, conn: str, pre: str, spiking_inputs: bool, back: bool = False) -> int:
+        """``weight_exp`` of a connection's direction (``back``: the transposed one) whose source is ``pre``."""
+        c = self.connections[conn]
+        exp = c.exp_back if back and c.w_back is not None else c.exp
+        return exp - (GRADED_BITS if self.graph.emits_graded(pre, spiking_inputs) else 0)
 
     def tap_ints(self, pop: str) -> np.ndarray:
         """Buffer taps for the population's own outputs (spikes or graded), in 1/64 units << TAP_BITS."""
@@ -114,6 +123,9 @@ def quantize(graph: Graph) -> QuantizedGraph:
             raise BackendError(f"connection {c.name!r}: fixed point supports delay 1 only so far, got {c.delay}")
         w = c.weight * c.mask if c.mask is not None else c.weight
         q.connections[c.name] = QConnection(*weight_mantissa(np.asarray(w, dtype=np.float64)))
+        if c.feedback != 1.0:  # the scaled transposed direction gets its own mantissas and exponent
+            q.connections[c.name].w_back, q.connections[c.name].exp_back = \
+                weight_mantissa(np.asarray(w, dtype=np.float64).T * c.feedback)
     for p in graph.state_populations():
         mant, exp = bias_mant_exp(p.bias if p.bias is not None else np.zeros(p.size))
         if p.model == "lif":
@@ -130,7 +142,7 @@ def quantize(graph: Graph) -> QuantizedGraph:
         elif p.model in ("hard_sigmoid", "linear"):
             damping = int(np.rint(float(p.param("damping")) * 2**DECAY_BITS))
             q.populations[p.name] = QPopulation(p.model, mant, exp, damping=damping, seed=int(p.param("seed")),
-                                                gate=float(p.param("gate")))
+                                                gate=float(p.param("gate")), noise=_noise_table(p))
         else:
             raise BackendError(f"population {p.name!r}: {p.model} neurons have no fixed-point form yet: use --precision float")
     for b in graph.buffers:
@@ -139,6 +151,15 @@ def quantize(graph: Graph) -> QuantizedGraph:
         if b.shape:
             q.kernels[b.population] = kernel_int(b, q.taps[b.population], graph.populations[b.population].model)
     return q
+
+
+def _noise_table(p) -> np.ndarray | None:
+    """A rate population's Langevin schedule as integer scales per step (None without noise)."""
+    if float(p.param("noise")) <= 0:
+        return None
+    return np.array([noise_scale_int(noise_scale(float(p.param("noise")), float(p.param("noise_decay")),
+                                                 int(p.param("noise_steps")), t))
+                     for t in range(int(p.param("noise_steps")))], dtype=np.int64)
 
 
 def kernel_int(b, taps: np.ndarray, model: str) -> np.ndarray:

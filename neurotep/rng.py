@@ -75,3 +75,36 @@ def gate_open(seed: int, step: int, index: Any, p: float) -> Any:
     """Bool array: which units' probabilistic gates are open at ``step`` (probability ``p``).
     Integer comparison, so numpy, torch and fixed point agree bit for bit."""
     return hash24((int(seed) ^ _GATE_STREAM) & MASK32, step, index) < gate_threshold(p)
+
+
+# Gaussian noise (DiffTorEqProp's Langevin relaxation) has its own stream too.
+_NOISE_STREAM = 0xBB67AE85
+NORMAL_TERMS = 4
+# Irwin-Hall: the sum of NORMAL_TERMS centred 24-bit draws (2h + 1 - 2**24, uniform on +-2**24)
+# has variance NORMAL_TERMS * 2**48 / 3; this factor brings it to 1 (4 terms: std 2**25 / sqrt 3).
+NORMAL_SCALE = float(np.sqrt(3.0 / NORMAL_TERMS)) / float(1 << 24)
+
+
+def normal_int(seed: int, step: int, index: Any) -> Any:
+    """The integer behind :func:`normal_np`: a sum of ``NORMAL_TERMS`` centred 24-bit hashes, in
+    ``[-2**26, 2**26]``, symmetric about 0 (numpy or torch int64). Fixed point scales it with an
+    integer multiply and shift; float multiplies by :data:`NORMAL_SCALE`, both exactly."""
+    s = (int(seed) ^ _NOISE_STREAM) & MASK32
+    total = 0
+    for k in range(NORMAL_TERMS):
+        total = total + 2 * hash24(s, NORMAL_TERMS * int(step) + k, index) + 1 - (1 << 24)
+    return total
+
+
+def normal_np(seed: int, step: int, index: np.ndarray) -> np.ndarray:
+    """Approximately standard normal draws (Irwin-Hall of 4 uniforms: unit variance, bounded at
+    +-3.46) as float64, keyed by (seed, step, index) like :func:`uniform_np`."""
+    return normal_int(seed, step, np.asarray(index, dtype=np.int64)).astype(np.float64) * NORMAL_SCALE
+
+
+def normal_torch(seed: int, step: int, index: "torch.Tensor", dtype: "torch.dtype | None" = None) -> "torch.Tensor":  # noqa: F821
+    """The same draws as :func:`normal_np`, computed on ``index``'s device (the integer sum is
+    exact, so float64 results equal numpy's bit for bit)."""
+    import torch
+
+    return normal_int(seed, step, index.to(torch.int64)).to(dtype or torch.float32) * NORMAL_SCALE

@@ -81,7 +81,10 @@ def run_model(graph: Graph, data: Dataset, backend: str = "torch", samples: int 
     executed_on = _executed_on(backend, device, hardware)
     x, y = data.x_test[:n], data.y_test[:n]
     inp = graph.meta["input"]
-    check_batch(x, graph.populations[inp].size)
+    check_batch(x, graph.populations[inp].size * graph.meta.get("sequence", {}).get("length", 1))
+    if graph.meta.get("relaxation") == "sequence" and (precision == "fixed" or (spiking and backend == "lava")):
+        raise BackendError("sequence models (tepssr) run on Lava in rate mode and in floating point only "
+                           "(spiking mode runs on the torch path): drop --spiking / --precision fixed")
     ids = np.asarray(data.test_index[:n], dtype=np.int64)
     g = rate_to_spiking(graph, neuron=neuron) if spiking else graph
     spiking_inputs = spiking and encoding == "poisson"
@@ -115,6 +118,10 @@ def run_model(graph: Graph, data: Dataset, backend: str = "torch", samples: int 
 
 def _run_torch(g, x, ids, steps, spiking, spiking_inputs, device, raster):
     inp, out = g.meta["input"], g.meta["output"]
+    if spiking and g.meta.get("relaxation") == "sequence":  # TEP-SSR: graded SSM first, then the spiking block
+        from neurotep.variants.tepssr import run_spiking
+
+        return run_spiking(g, x, ids, steps or DEFAULT_SPIKING_STEPS, spiking_inputs, device, raster)
     net = TorchNetwork(g, device=device)
     xt = torch.as_tensor(x, device=net.device_, dtype=net.dtype)
     if spiking:
@@ -160,6 +167,11 @@ def _run_lava(g, x, ids, steps, spiking, spiking_inputs, precision, raster, on_c
 
     inp = g.meta["input"]
     steps = steps or (DEFAULT_SPIKING_STEPS if spiking else EqPropConfig.from_meta(g.meta).free_steps)
+    if g.meta.get("relaxation") == "sequence":  # TEP-SSR: the SSM run, then the block run (rate mode)
+        from neurotep.variants.tepssr import run_lava_sequence
+
+        ys = [run_lava_sequence(g, x[i:i + LAVA_BATCH], ids[i:i + LAVA_BATCH], steps)[0] for i in range(0, len(x), LAVA_BATCH)]
+        return np.concatenate(ys).argmax(1), None, steps
     preds, recs = [], []
     for i in range(0, len(x), LAVA_BATCH):
         xb, idb = x[i:i + LAVA_BATCH], ids[i:i + LAVA_BATCH]

@@ -95,7 +95,7 @@ CASES = {
     "size-bool": (_set((H, "size"), True), r"size must be a positive int, got True"),
     "size-float": (_set((H, "size"), 3.0), r"size must be a positive int, got 3.0"),
     "unknown-param": (_set((H + ".params", "tau"), 2.0),
-                      r"^population 'h': unknown parameter 'tau' .*\(allowed: damping, gate, seed\)"),
+                      r"^population 'h': unknown parameter 'tau' .*\(allowed: damping, gate, seed, noise, noise_decay, noise_steps, noise_gain\)"),
     "input-param": (_set(("populations.x.params", "damping"), 0.5),
                     r"^population 'x': unknown parameter 'damping' .*allowed: none"),
     "nan-param": (_set((H + ".params", "damping"), NAN),

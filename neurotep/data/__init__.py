@@ -7,6 +7,7 @@ import numpy as np
 from neurotep.data.digits import SPLIT_SEED, TEST_SIZE, Dataset, load_digits_split
 from neurotep.data.encoders import ENCODINGS, check_batch, poisson_spikes_np, poisson_spikes_torch, rate_encode
 from neurotep.data.mnist import load_mnist_dir, read_idx
+from neurotep.data.sequences import SEQUENCE_DATASETS, SequenceDataset, is_sequence_name, load_sequence_dataset
 from neurotep.errors import DataError
 
 DATASETS = ("digits", "mnist")
@@ -16,11 +17,13 @@ def load_dataset(name: str, path: str | None = None) -> Dataset:
     """Load a data set by name: "digits" (embedded, fixed split) or "mnist" (IDX files under ``path``)."""
     if name == "digits":
         return load_digits_split()
+    if is_sequence_name(name):  # digits-rows, digits-pixels, cue-recall[-T] (neurotep.data.sequences)
+        return load_sequence_dataset(name)
     if name == "mnist":
         if path is None:
             raise DataError("dataset 'mnist' needs local files: pass --data-path DIR with the four MNIST IDX files")
         return load_mnist_dir(path)
-    raise DataError(f"unknown dataset {name!r}; known: {', '.join(DATASETS)}")
+    raise DataError(f"unknown dataset {name!r}; known: {', '.join(DATASETS + SEQUENCE_DATASETS)}")
 
 
 def one_hot(y: np.ndarray, n_classes: int) -> np.ndarray:

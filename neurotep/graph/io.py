@@ -72,7 +72,8 @@ def _to_doc(graph: Graph) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         {"name": c.name, "pre": c.pre, "post": c.post, "weight": put(f"c{i}.weight", c.weight),
          "mask": put(f"c{i}.mask", c.mask), "delay": int(c.delay), "symmetric": bool(c.symmetric),
          "learning": None if c.learning is None
-         else {"kind": c.learning.kind, "params": c.learning.params}}
+         else {"kind": c.learning.kind, "params": c.learning.params},
+         **({"feedback": float(c.feedback)} if c.feedback != 1.0 else {})}  # only when set: old files unchanged
         for i, c in enumerate(graph.connections)
     ]
     bufs = [
@@ -104,7 +105,8 @@ def _from_doc(doc: dict[str, Any], arrays: dict[str, np.ndarray], where: str) ->
             rule = c["learning"]
             g.add(Connection(c["name"], c["pre"], c["post"], get(c["weight"]), c["delay"],
                              c["symmetric"], get(c["mask"]),
-                             None if rule is None else LearningRule(rule["kind"], rule["params"])))
+                             None if rule is None else LearningRule(rule["kind"], rule["params"]),
+                             c.get("feedback", 1.0)))
         for b in doc["buffers"]:
             # shape/radius/learn arrived with N-D buffers; files without them hold 1-D buffers.
             g.add(ToroidalBuffer(b["name"], b["population"], b["depth"], tuple(b["decay"]), b["gain"],

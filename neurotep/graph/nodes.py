@@ -26,9 +26,16 @@ NEURON_MODELS: dict[str, dict[str, Any]] = {
     # ``gate`` < 1 makes the update probabilistic (HTSEP): each step each unit updates with
     # probability ``gate`` (draws from the counter-based generator keyed by ``seed``) and holds
     # its output otherwise. Fixed points do not change; the expected damping is gate * damping.
-    "hard_sigmoid": {"damping": 0.5, "gate": 1.0, "seed": 0},
-    "tanh": {"damping": 0.5, "gate": 1.0, "seed": 0},
-    "linear": {"damping": 0.5, "gate": 1.0, "seed": 0},
+    # ``noise`` > 0 (DiffTorEqProp) adds Langevin noise eta_t * N(0, 1) to the output after each
+    # update, eta_t = noise * noise_decay**t for the first ``noise_steps`` steps of a relaxation
+    # (0 after), drawn from the counter-based generator keyed by ``seed`` (its own stream);
+    # ``noise_gain`` > 0 lets training adapt ``noise`` (see neurotep.variants.difftor). 0 = off.
+    "hard_sigmoid": {"damping": 0.5, "gate": 1.0, "seed": 0, "noise": 0.0, "noise_decay": 1.0, "noise_steps": 0,
+                     "noise_gain": 0.0},
+    "tanh": {"damping": 0.5, "gate": 1.0, "seed": 0, "noise": 0.0, "noise_decay": 1.0, "noise_steps": 0,
+             "noise_gain": 0.0},
+    "linear": {"damping": 0.5, "gate": 1.0, "seed": 0, "noise": 0.0, "noise_decay": 1.0, "noise_steps": 0,
+               "noise_gain": 0.0},
     # Leaky integrate-and-fire, the snnTorch Leaky convention: v <- beta * v + input (+ bias),
     # spike when v > threshold, reset by subtraction or to zero.
     "lif": {"beta": 1.0, "threshold": 1.0, "reset": "subtract"},
@@ -83,6 +90,11 @@ class Connection:
     ``symmetric`` makes the connection bidirectional with tied weights: ``post`` also drives
     ``pre`` through ``weight.T``. This is what gives the EqProp energy its symmetric recurrent
     matrix. ``mask`` (same shape, bool) marks the synapses that exist; absent means dense.
+
+    ``feedback`` scales the transposed direction of a symmetric connection: ``pre`` is driven by
+    ``feedback * weight.T post``. 1 (the default) is the tied symmetric coupling of EqProp; the
+    predictive-coding variant (TPEqProp) uses a negative value, because its error units are
+    driven by ``+W`` but must push the layer below by ``-eta W.T`` (one weight, two signs).
     """
 
     name: str
@@ -93,6 +105,7 @@ class Connection:
     symmetric: bool = False
     mask: np.ndarray | None = None
     learning: LearningRule | None = None
+    feedback: float = 1.0
 
 
 @dataclass

@@ -96,7 +96,7 @@ def _compensate(g: Graph, scale: dict[str, float]) -> None:
             c.weight = c.weight * f_pre
             out.append(c)
             continue
-        back = Connection(f"{c.name}_back", c.post, c.pre, c.weight.T * f_post, delay=c.delay,
+        back = Connection(f"{c.name}_back", c.post, c.pre, c.weight.T * f_post * c.feedback, delay=c.delay,
                           mask=None if c.mask is None else c.mask.T.copy())
         c.weight, c.symmetric = c.weight * f_pre, False
         out += [c, back]

@@ -84,15 +84,19 @@ def _check_population(key: Any, p: Any, seen: set[str]) -> None:
         if k == "reset":
             if not (isinstance(v, str) and v in RESET_MODES):
                 _fail(label, f"reset must be one of {', '.join(RESET_MODES)}, got {v!r}")
-        elif k == "seed":
+        elif k in ("seed", "noise_steps"):
             if not _is_int(v) or v < 0:
-                _fail(label, f"seed must be a non-negative int, got {v!r}")
+                _fail(label, f"{k} must be a non-negative int, got {v!r}")
         elif not _is_finite(v):
             _fail(label, f"parameter {k!r} must be a finite number, got {v!r}")
         elif k == "damping" and not 0 < v <= 1:
             _fail(label, f"damping must be in (0, 1], got {v!r}")
         elif k == "gate" and not 0 < v <= 1:
             _fail(label, f"gate must be a probability in (0, 1], got {v!r}")
+        elif k in ("noise", "noise_gain") and not v >= 0:
+            _fail(label, f"{k} must be >= 0, got {v!r}")
+        elif k == "noise_decay" and not 0 < v <= 1:
+            _fail(label, f"noise_decay must be in (0, 1], got {v!r}")
         elif k == "temperature" and not v > 0:
             _fail(label, f"temperature must be > 0, got {v!r}")
         elif k == "beta" and not 0 <= v <= 1:
@@ -142,6 +146,12 @@ def _check_connection(c: Any, pops: dict[str, Population], seen: set[str]) -> No
                              "(inputs are clamped and take no feedback); make it one-way")
         if c.delay < 1:
             _fail(label, f"symmetric connections need delay >= 1, got {c.delay}")
+    fb = getattr(c, "feedback", 1.0)
+    if not _is_finite(fb) or fb == 0:
+        _fail(label, f"feedback must be a finite non-zero number, got {fb!r}")
+    if fb != 1.0 and not c.symmetric:
+        _fail(label, f"feedback={fb!r} scales the transposed direction of a symmetric connection; "
+                     "this connection is one-way (set symmetric=True or leave feedback at 1)")
     rule = c.learning
     if rule is not None:
         if not isinstance(rule, LearningRule):

@@ -52,7 +52,8 @@ def eqprop_gradients(net: TorchNetwork, x: torch.Tensor, target: torch.Tensor, c
 
     Returns ``({parameter name: gradient}, PhaseInfo, free state)``; gradient names are
     ``weight:<connection>``, ``bias:<population>`` and ``torus:<population>`` (learned buffer
-    decays, as logits).
+    decays, as logits), and ``noise:<population>`` (adapted Langevin noise scales, as logs: a local
+    rule, not a gradient, see :func:`_noise_updates`).
     """
     g = net.graph
     inp, out = g.meta["input"], g.meta["output"]
@@ -78,6 +79,7 @@ def eqprop_gradients(net: TorchNetwork, x: torch.Tensor, target: torch.Tensor, c
         for name in net.biases:
             grads[f"bias:{name}"] = scale * (plus[name] - minus[name]).sum(0)
     grads.update(_torus_gradients(net, plus, minus, -scale))
+    grads.update(_noise_updates(net, plus, minus, cfg.beta))
     return grads, PhaseInfo(n0, steps[0], steps[1]), free
 
 
@@ -104,10 +106,27 @@ def _torus_gradients(net: TorchNetwork, plus: dict, minus: dict, scale: float) -
     return grads
 
 
+def _noise_updates(net: TorchNetwork, plus: dict, minus: dict, beta: float) -> dict[str, torch.Tensor]:
+    """DiffTorEqProp's learnable Langevin noise scales. The noise is not in the energy, so EqProp
+    gives it no gradient; this is a local heuristic instead, stated as such: the nudged phases
+    measure how far the target moves each unit, ``d = mean |s+ - s-| / (2 beta)`` (the sensitivity
+    of the equilibrium to the cost: large where the data leave the prediction uncertain), and the
+    "gradient" ``log eta - log(noise_gain * d)`` lets the optimiser move ``log eta`` towards that
+    target. Keys ``noise:<population>``."""
+    out = {}
+    for pop, log_eta in net.noise.items():
+        gain = float(net.graph.populations[pop].param("noise_gain"))
+        d = float((plus[pop] - minus[pop]).abs().mean()) / (2.0 * beta)
+        target = torch.as_tensor(max(gain * d, 1e-6), dtype=log_eta.dtype, device=log_eta.device)
+        out[f"noise:{pop}"] = (log_eta.detach() - target.log()).reshape(log_eta.shape)
+    return out
+
+
 def parameter(net: TorchNetwork, key: str) -> torch.nn.Parameter:
-    """The parameter behind a gradient name (``weight:``, ``bias:`` or ``torus:``)."""
+    """The parameter behind a gradient name (``weight:``, ``bias:``, ``torus:`` or ``noise:``)."""
     kind, name = key.split(":", 1)
-    return {"weight": net.weights, "bias": net.biases, "torus": net.torus}[kind][name]
+    return {"weight": net.weights, "bias": net.biases, "torus": net.torus,
+            "noise": getattr(net, "noise", {})}[kind][name]
 
 
 def apply_gradients(net: TorchNetwork, grads: dict[str, torch.Tensor]) -> None:

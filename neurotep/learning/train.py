@@ -1,4 +1,6 @@
-"""Training and evaluation of a graph on a data set, by EqProp or by BPTT.
+"""Training and evaluation of a graph on a data set, by EqProp or by BPTT (or, for graphs whose rule
+is ``predictive`` such as TPEqProp, by single-phase predictive learning: ``method="eqprop"``, the
+default, then means the graph's own local rule).
 
 The reported test accuracy is the one after the last epoch: no epoch is picked on the test set.
 """
@@ -16,10 +18,11 @@ from neurotep.backends.torch import TorchNetwork
 from neurotep.data import Dataset, one_hot
 from neurotep.errors import NeurotepError
 from neurotep.graph import Graph
+from neurotep.learning import predictive
 from neurotep.learning.bptt import bptt_gradients, cost
 from neurotep.learning.eqprop import EqPropConfig, apply_gradients, eqprop_gradients
 
-METHODS = ("eqprop", "bptt")
+METHODS = ("eqprop", "bptt", "predictive")
 
 
 @dataclass
@@ -43,16 +46,29 @@ def predict(net: TorchNetwork, x: np.ndarray, cfg: EqPropConfig, batch: int = 51
     return np.concatenate(preds), float(np.mean(steps))
 
 
+def _after_update(graph: Graph):
+    """The variant's ``after_update(net)`` hook (run after every optimiser step), if it has one."""
+    from neurotep import variants
+
+    return getattr(variants.REGISTRY.get(graph.meta.get("variant")), "after_update", None)
+
+
 def train(graph: Graph, data: Dataset, method: str = "eqprop", epochs: int = 30, batch_size: int = 32,
           lr: float = 1e-3, seed: int = 0, device: str = "cpu", bptt_steps: int = 40,
           progress: bool = True) -> TrainResult:
     """Train ``graph`` on ``data``; returns the trained graph and its metrics."""
     if method not in METHODS:
         raise NeurotepError(f"unknown training method {method!r}: use one of {', '.join(METHODS)}")
+    if predictive.is_predictive(graph):
+        method = "predictive" if method == "eqprop" else method  # the graph's own local rule
+    elif method == "predictive":
+        raise NeurotepError("method 'predictive' needs a graph whose connections learn by the predictive rule "
+                            "(e.g. the tpeqprop variant)")
     torch.manual_seed(seed)
     rs = np.random.default_rng(seed)
     net = TorchNetwork(graph, device=device)
-    cfg = EqPropConfig.from_meta(graph.meta)
+    after_update = _after_update(graph)
+    cfg = predictive.PredictiveConfig.from_meta(graph.meta) if method == "predictive" else EqPropConfig.from_meta(graph.meta)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     x_all = torch.as_tensor(data.x_train, device=net.device_, dtype=net.dtype)
     t_all = torch.as_tensor(one_hot(data.y_train, data.n_classes), device=net.device_, dtype=net.dtype)
@@ -71,10 +87,16 @@ def train(graph: Graph, data: Dataset, method: str = "eqprop", epochs: int = 30,
                 grads, info, free = eqprop_gradients(net, xb, tb, cfg)
                 y = free.out[out]
                 free_steps.append(info.free_steps)
+            elif method == "predictive":  # single clamped phase; y = the top-down prediction there
+                grads, info, clamped = predictive.predictive_gradients(net, xb, tb, cfg)
+                y = clamped.out[out]
+                free_steps.append(info.free_steps)
             else:
                 grads, y = bptt_gradients(net, xb, tb, bptt_steps)
             apply_gradients(net, grads)
             opt.step()
+            if after_update is not None:  # a variant's projection, e.g. TEP-SSR's spectral normalisation
+                after_update(net)
             losses.append(float(cost(y.detach(), tb)))
             correct += int((y.detach().argmax(1) == tb.argmax(1)).sum())
         pred, test_steps = predict(net, data.x_test, cfg)

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from neurotep.neurons import _xp
+from neurotep.rng import NORMAL_SCALE
 
 ACT_SHIFT = 6  # Lava: a_in << 6 and vth << 6
 DECAY_BITS = 12  # decays are (4096 - d) / 4096
@@ -60,10 +61,34 @@ def lif_fixed_step(a_in: Any, v: Any, s_prev: Any, dv: int, vth: int, bias: Any,
     return s, v
 
 
-def rate_fixed_step(model: str, a_in: Any, s: Any, bias: Any, damping: int, gate: Any = None) -> Any:
+def rate_fixed_step(model: str, a_in: Any, s: Any, bias: Any, damping: int, gate: Any = None, noise: Any = None) -> Any:
     """One damped step of an integer rate unit. ``a_in`` in 1/64 units, ``bias`` in membrane units
     (4096 per float), ``s`` graded (``2**GRADED_BITS`` per float), ``damping`` in 1/4096; ``gate``
-    (0/1 ints) holds the units whose probabilistic gate is closed."""
+    (0/1 ints) holds the units whose probabilistic gate is closed; ``noise`` (graded units, see
+    :func:`noise_fixed`) is added after the step, hard-sigmoid outputs clipped back to [0, 1]."""
+    out = _rate_fixed_update(model, a_in, s, bias, damping, gate)
+    if noise is None:
+        return out
+    out = out + noise
+    return _xp.clip(out, 0, 2**GRADED_BITS) if model == "hard_sigmoid" else out
+
+
+NOISE_BITS = 33  # fractional bits of the integer noise scale: normal_int (+-2**26) * scale >> 33
+
+
+def noise_scale_int(eta: float) -> int:
+    """The integer multiplier that turns :func:`neurotep.rng.normal_int` into graded units of
+    standard deviation ``eta``: ``round(eta * NORMAL_SCALE * 2**(GRADED_BITS + NOISE_BITS))``."""
+    return int(round(float(eta) * NORMAL_SCALE * 2.0 ** (GRADED_BITS + NOISE_BITS)))
+
+
+def noise_fixed(z_int: Any, scale: int) -> Any:
+    """Integer Gaussian noise in graded units: ``z_int * scale >> NOISE_BITS`` rounded toward zero
+    (a floor would bias the noise by half a unit every step)."""
+    return sm_shift(z_int * scale, NOISE_BITS)
+
+
+def _rate_fixed_update(model: str, a_in: Any, s: Any, bias: Any, damping: int, gate: Any = None) -> Any:
     u = ((a_in << ACT_SHIFT) + bias) >> (V_BITS - GRADED_BITS)  # membrane units -> graded units (floor)
     if model == "hard_sigmoid":
         f = _xp.clip(u, 0, 2**GRADED_BITS)

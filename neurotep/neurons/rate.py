@@ -29,11 +29,25 @@ def activation(model: str, u: Any) -> Any:
     raise ValueError(f"unknown rate model {model!r}")
 
 
-def rate_step(model: str, u: Any, s: Any, damping: float, gate: Any = None) -> Any:
+def rate_step(model: str, u: Any, s: Any, damping: float, gate: Any = None, noise: Any = None) -> Any:
     """One damped step of a rate population: returns the new output. ``gate`` (0/1 floats, the
-    open probabilistic gates) restricts the update to those units; the others hold."""
+    open probabilistic gates) restricts the update to those units; the others hold. ``noise``
+    (DiffTorEqProp's Langevin term ``eta_t * xi``, see :func:`noise_scale`) is added to the new
+    output, which is what the toroidal buffer recirculates; hard-sigmoid outputs are then
+    projected back onto their box [0, 1] (projected Langevin: the energy is defined on the box)."""
     step = damping * (activation(model, u) - s)
-    return s + (step if gate is None else gate * step)
+    out = s + (step if gate is None else gate * step)
+    if noise is None:
+        return out
+    out = out + noise
+    return _xp.clip(out, 0.0, 1.0) if model == "hard_sigmoid" else out
+
+
+def noise_scale(noise: float, decay: float, steps: int, t: int) -> float:
+    """The Langevin noise schedule ``eta_t = noise * decay**t`` for steps ``t < steps``, 0 after
+    (the relaxation ends deterministically, so it can converge and EqProp's nudged phases see
+    no noise). Plain Python floats: every backend computes the same value."""
+    return float(noise) * float(decay) ** int(t) if 0 <= int(t) < int(steps) else 0.0
 
 
 def energy_term(model: str, s: np.ndarray) -> np.ndarray:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from types import ModuleType
 
 from neurotep.errors import NeurotepError
-from neurotep.variants import base, htsep, mstep
+from neurotep.variants import base, htsep, mstep, tpeqprop, tepssr, difftor
 
-REGISTRY: dict[str, ModuleType] = {m.NAME: m for m in (base, mstep, htsep)}
+REGISTRY: dict[str, ModuleType] = {m.NAME: m for m in (base, mstep, htsep, tpeqprop, tepssr, difftor)}
 
 
 def get(name: str) -> ModuleType:

@@ -173,6 +173,8 @@ def compile_graph(graph: Graph, batch: int = 1, precision: str = "float", record
         index = (ids[:, None] * n_total + offsets[p.name] + np.arange(p.size)[None, :]).reshape(-1)
         gate = float(p.param("gate")) if p.model in RATE_MODELS or p.model == "stochastic" else 1.0
         gated = dict(gate=gate, seed=int(p.param("seed"))) if gate < 1.0 else {}
+        if p.model in RATE_MODELS and float(p.param("noise")) > 0:  # Langevin noise (DiffTorEqProp), keyed like gates
+            gated.update(seed=int(p.param("seed")), **{k: p.param(k) for k in ("noise", "noise_decay", "noise_steps")})
         if p.model == "input":
             procs.append(ProcSpec(name, "source", "lava.proc.io.source.RingBuffer", shape, population=p.name))
         elif q is not None and p.model == "lif":
@@ -193,6 +195,8 @@ def compile_graph(graph: Graph, batch: int = 1, precision: str = "float", record
                                   arrays=dict(bias=np.tile(qp.bias, batch), index=index, table=qp.table)))
         elif q is not None and p.model in RATE_MODELS:
             qp = q.populations[p.name]
+            if qp.noise is not None:
+                gated["noise_table"] = [int(v) for v in qp.noise]  # integer noise scale per step
             procs.append(ProcSpec(name, "rate", _NEURON_CLASS["rate"], shape, population=p.name,
                                   params=dict(model=p.model, damping=qp.damping, **gated),
                                   arrays=dict(bias=np.tile(qp.bias, batch), **(dict(index=index) if gated else {}))))
@@ -221,13 +225,16 @@ def compile_graph(graph: Graph, batch: int = 1, precision: str = "float", record
             raise BackendError(f"connection {c.name!r} ({c.pre} -> {c.post}) has delay 0, which Lava cannot express: "
                                "every Loihi synapse adds one step; give it delay >= 1")
         w = c.weight * c.mask if c.mask is not None else c.weight
+        w_back = w.T * c.feedback if c.feedback != 1.0 else w.T
         if q is not None:
             w = q.connections[c.name].w
+            w_back = w.T if q.connections[c.name].w_back is None else q.connections[c.name].w_back
         directions = [(c.pre, c.post, w, c.name)]
         if c.symmetric:
-            directions.append((c.post, c.pre, w.T, c.name + "_T"))
+            directions.append((c.post, c.pre, w_back, c.name + "_T"))
         for src, dst, wd, name in directions:
-            fixed = {} if q is None else dict(weight_exp=q.weight_exp(c.name, src, spiking_inputs), num_weight_bits=8)
+            fixed = {} if q is None else dict(weight_exp=q.weight_exp(c.name, src, spiking_inputs, back=name != c.name),
+                                              num_weight_bits=8)
             # One copy per sample: block-diagonal, kept sparse (a dense one would not fit in memory).
             big = sp.kron(sp.identity(batch, format="csr"), sp.csr_matrix(wd), format="csr") if batch > 1 \
                 else np.asarray(wd, dtype=np.float64)

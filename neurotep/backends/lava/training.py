@@ -34,9 +34,17 @@ def check_trainable(graph: Graph) -> None:
             # gate draws (and hence the finite-time updates) could not match.
             raise BackendError(f"population {p.name!r} has a probabilistic gate ({p.param('gate')}): EqProp on Lava "
                                "does not support gated rate units; train it on the torch path, or set gate=1")
+        if float(p.param("noise")) > 0:
+            # Same reason: the noise schedule is keyed by the step within one relaxation, which the
+            # continuous free/+beta/free/-beta schedule does not restart (DiffTorEqProp).
+            raise BackendError(f"population {p.name!r} has Langevin noise ({p.param('noise')}): EqProp on Lava does not "
+                               "support noisy rate units; train it on the torch path, then run it on Lava")
     for c in graph.connections:
         if c.delay != 1:
             raise BackendError(f"connection {c.name!r}: EqProp on Lava needs delay 1, got {c.delay}")
+        if c.learning is not None and c.learning.kind != "eqprop":
+            raise BackendError(f"connection {c.name!r} learns by the {c.learning.kind!r} rule: training on Lava runs "
+                               "EqProp only; train it on the torch path, then run it on Lava")
     for b in graph.buffers:
         if b.learn:
             raise BackendError(f"buffer {b.name!r} learns its decays (learn=True): EqProp on Lava learns weights and "

@@ -47,6 +47,10 @@ def main(job_dir: str) -> int:
             from neurotep.learning.phases import PhaseSchedule
 
             plan = compile_training(graph, inputs["x"], inputs["target"], PhaseSchedule(**spec["schedule"]), spec["steps"])
+        elif spec["kind"] == "train_predictive":  # TPEqProp's single-phase learning
+            from neurotep.backends.lava.predictive import compile_predictive_training
+
+            plan = compile_predictive_training(graph, spec["batch"], spec["period"], spec["lr"], spec["steps"])
         else:
             plan = compile_graph(graph, batch=spec["batch"], precision=spec["precision"],
                                  sample_ids=np.asarray(spec["sample_ids"]), spiking_inputs=spec["spiking_inputs"],

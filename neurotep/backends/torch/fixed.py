@@ -11,7 +11,7 @@ import torch
 from neurotep.backends.torch.network import Recording, resolve_device
 from neurotep.neurons import RingBuffer
 from neurotep import rng
-from neurotep.neurons.fixed import (GRADED_BITS, lif_fixed_step, rate_fixed_step, shift, stochastic_fixed_step,
+from neurotep.neurons.fixed import (GRADED_BITS, lif_fixed_step, noise_fixed, rate_fixed_step, shift, stochastic_fixed_step,
                                    torus_fixed)
 from neurotep.quantize import TAP_BITS, QuantizedGraph
 
@@ -25,11 +25,13 @@ class FixedNetwork:
         self.device_ = resolve_device(device) if not isinstance(device, torch.device) else device
         kw = dict(device=self.device_, dtype=torch.int64)
         self.w = {k: torch.as_tensor(c.w, **kw) for k, c in q.connections.items()}
+        # the transposed direction's own mantissas (pre, post) where its feedback is scaled
+        self.w_back = {k: torch.as_tensor(c.w_back, **kw) for k, c in q.connections.items() if c.w_back is not None}
         self.exp = {}
         for c in self.g.connections:
             self.exp[(c.name, False)] = q.weight_exp(c.name, c.pre, spiking_inputs)
             if c.symmetric:
-                self.exp[(c.name, True)] = q.weight_exp(c.name, c.post, spiking_inputs)
+                self.exp[(c.name, True)] = q.weight_exp(c.name, c.post, spiking_inputs, back=True)
         self.bias = {k: torch.as_tensor(p.bias, **kw) for k, p in q.populations.items()}
         self.taps = {k: [int(t) for t in v] for k, v in q.taps.items()}
         self.kernels = {k: torch.as_tensor(v, **kw) for k, v in q.kernels.items()}  # N-D buffers only
@@ -47,7 +49,7 @@ class FixedNetwork:
         mean over the run in float units."""
         g, kw = self.g, dict(device=self.device_, dtype=torch.int64)
         ids = (torch.arange(batch, **kw) if sample_ids is None else sample_ids.to(**kw))[:, None] * self.n_total
-        keyed = set(self.tables) | {k for k, p in self.q.populations.items() if p.gated}
+        keyed = set(self.tables) | {k for k, p in self.q.populations.items() if p.gated or p.noise is not None}
         keys = {k: ids + self.offsets[k] + torch.arange(g.populations[k].size, **kw)[None, :] for k in keyed}
         out = {p.name: torch.zeros(batch, p.size, **kw) for p in g.populations.values()}
         v = {k: torch.zeros(batch, g.populations[k].size, **kw) for k, p in self.q.populations.items()
@@ -68,7 +70,8 @@ class FixedNetwork:
                 for c, transposed in self.incoming[name]:
                     src = c.post if transposed else c.pre
                     w = self.w[c.name]
-                    a = a + shift(out[src] @ (w if transposed else w.T), self.exp[(c.name, transposed)])
+                    m = (self.w_back[c.name].T if c.name in self.w_back else w) if transposed else w.T
+                    a = a + shift(out[src] @ m, self.exp[(c.name, transposed)])
                 if name in rings:
                     fb = rings[name].weighted_sum(self.taps[name]) >> TAP_BITS
                     a = a + (torus_fixed(fb, self.kernels[name]) if name in self.kernels else fb)
@@ -80,7 +83,10 @@ class FixedNetwork:
                         a, v[name], out[name], rng.hash24(qp.seed, t, keys[name]), qp.dv, qp.vth, self.bias[name],
                         qp.reset, self.tables[name], qp.table_shift, gate)
                 else:
-                    new[name] = rate_fixed_step(qp.model, a, out[name], self.bias[name], qp.damping, gate)
+                    noise = None
+                    if qp.noise is not None and t < len(qp.noise) and qp.noise[t]:  # Langevin noise (DiffTorEqProp)
+                        noise = noise_fixed(rng.normal_int(qp.seed, t, keys[name]), int(qp.noise[t]))
+                    new[name] = rate_fixed_step(qp.model, a, out[name], self.bias[name], qp.damping, gate, noise)
             for name, ring in rings.items():
                 ring.push(new[name])
             out = new

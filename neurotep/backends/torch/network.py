@@ -25,6 +25,7 @@ from neurotep import rng
 from neurotep.errors import BackendError
 from neurotep.graph import NEURON_MODELS, RATE_MODELS, SPIKING_MODELS, Graph
 from neurotep.neurons import RingBuffer, rate_step, stochastic_step, torus_feedback
+from neurotep.neurons.rate import noise_scale
 
 
 def resolve_device(name: str | None) -> torch.device:
@@ -92,6 +93,7 @@ class TorchNetwork(torch.nn.Module):
             {p.name: torch.nn.Parameter(torch.as_tensor(p.bias, **kw)) for p in graph.populations.values() if p.bias is not None}
         )
         self.masks = {c.name: torch.as_tensor(c.mask, device=self.device_, dtype=dtype) for c in graph.connections if c.mask is not None}
+        self._diagonal = {c.name for c in graph.connections if _is_diagonal(c.mask)}
         # Toroidal buffers: learned decays live as logits (sigmoid keeps them in (0, 1)); fixed
         # ones are turned into taps and kernels once.
         self._buffers = {b.population: b for b in graph.buffers}
@@ -104,6 +106,12 @@ class TorchNetwork(torch.nn.Module):
                            None if not b.shape else torch.as_tensor(b.spatial_kernel(), **kw))
             for b in graph.buffers if not b.learn
         }
+        # Langevin noise scales that training adapts (``noise_gain`` > 0) live as logs (DiffTorEqProp).
+        self.noise = torch.nn.ParameterDict({
+            p.name: torch.nn.Parameter(torch.log(torch.as_tensor(float(p.param("noise")), **kw)))
+            for p in graph.populations.values()
+            if p.model in RATE_MODELS and float(p.param("noise")) > 0 and float(p.param("noise_gain")) > 0
+        })
         self._incoming = {p: list(graph.incoming(p)) for p in graph.populations}
         self._order = _update_order(graph)
         # Each population keeps as many past outputs as its longest outgoing delay or buffer needs.
@@ -165,7 +173,15 @@ class TorchNetwork(torch.nn.Module):
         for b in g.buffers:
             if b.population in self.torus:
                 b.decay = tuple(float(d) for d in self.buffer_decays(b.population).detach().cpu().double())
+        for name in self.noise:
+            g.populations[name].params["noise"] = self.noise_level(name)
         return g
+
+    def noise_level(self, pop: str) -> float:
+        """The Langevin noise scale ``noise`` of rate population ``pop`` (learned or the graph's)."""
+        if pop in self.noise:
+            return float(self.noise[pop].detach().exp())
+        return float(self.graph.populations[pop].param("noise"))
 
     # -- state --------------------------------------------------------------------------------
     def init_state(self, batch: int, static: dict[str, torch.Tensor] | None = None) -> SimState:
@@ -210,8 +226,8 @@ class TorchNetwork(torch.nn.Module):
 
         With ``active``, only those populations (and the inputs) update; the others hold their
         output and membrane, which still enter their histories (coarse-to-fine relaxation).
-        ``gates=False`` opens every probabilistic gate: the deterministic map with the same fixed
-        points, which solvers and the implicit gradient need."""
+        ``gates=False`` opens every probabilistic gate and switches off Langevin noise: the
+        deterministic map with the same fixed points, which solvers and the implicit gradient need."""
         new: dict[str, torch.Tensor] = {}
         v_new = dict(st.v)
         for name in self._order:
@@ -227,7 +243,8 @@ class TorchNetwork(torch.nn.Module):
                 u = u - nudge.beta * (st.out[name] - nudge.target)
             gate = self._gate(pop, st.t, sample_ids, u.shape[0]) if gates else None
             if pop.model in RATE_MODELS:
-                new[name] = rate_step(pop.model, u, st.out[name], float(pop.param("damping")), gate)
+                noise = self._noise(pop, st.t, sample_ids, u.shape[0]) if gates else None
+                new[name] = rate_step(pop.model, u, st.out[name], float(pop.param("damping")), gate, noise)
             elif pop.model == "lif":
                 spk, v_new[name] = self._leaky[name](u, st.v[name])
                 new[name] = spk.to(self.dtype)  # snnTorch's spike function always returns float32
@@ -256,6 +273,15 @@ class TorchNetwork(torch.nn.Module):
         if p >= 1.0:
             return None
         return rng.gate_open(int(pop.param("seed")), t, self._index(pop, sample_ids, batch), p).to(self.dtype)
+
+    def _noise(self, pop, t: int, sample_ids: torch.Tensor | None, batch: int) -> torch.Tensor | None:
+        """Langevin noise ``eta_t * xi`` of a rate population at step ``t``, or None when off."""
+        if float(pop.param("noise")) <= 0:
+            return None
+        eta = noise_scale(self.noise_level(pop.name), float(pop.param("noise_decay")), int(pop.param("noise_steps")), t)
+        if eta == 0.0:
+            return None
+        return eta * rng.normal_torch(int(pop.param("seed")), t, self._index(pop, sample_ids, batch), self.dtype)
 
     def relax(
         self,
@@ -365,7 +391,12 @@ def _input_current(net: TorchNetwork, st: SimState, name: str, new: dict, weight
         if drive is not None and not transposed and net.graph.populations[src].model == "input":
             continue  # already in the static drive
         x = new[src] if c.delay == 0 else st.hist[src].tap(c.delay - 1)
-        term = x @ weights[c.name] if transposed else x @ weights[c.name].T
+        if c.name in net._diagonal:  # one-to-one synapses (e.g. TPEqProp's identities): same sums, no dense matmul
+            term = x * torch.diagonal(weights[c.name])
+        else:
+            term = x @ weights[c.name] if transposed else x @ weights[c.name].T
+        if transposed and c.feedback != 1.0:  # scaled feedback direction (predictive coding)
+            term = c.feedback * term
         u = term if u is None else u + term
     if name in net._buffers:
         taps, kernel = weights.get(f"torus:{name}") or net.torus_weights()[name]
@@ -399,3 +430,8 @@ def _update_order(graph: Graph) -> list[str]:
             raise BackendError("delay-0 cycle in graph")
     return order
 
+
+def _is_diagonal(mask) -> bool:
+    """Whether a connection's mask keeps exactly the diagonal of a square matrix."""
+    return mask is not None and mask.ndim == 2 and mask.shape[0] == mask.shape[1] and \
+        int(mask.sum()) == int(mask.trace()) == mask.shape[0]

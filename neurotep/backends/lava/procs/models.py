@@ -18,7 +18,8 @@ from neurotep.backends.lava.procs.processes import (BatchSource, EqPropSynapses,
                                                     SubtractiveLIF, ToroidalBuffer)
 from neurotep.learning.phases import PhaseSchedule
 from neurotep.neurons import RingBuffer, lif_step, rate_step, stochastic_step, torus_feedback
-from neurotep.neurons.fixed import KERNEL_BITS, lif_fixed_step, rate_fixed_step, stochastic_fixed_step, torus_fixed
+from neurotep.neurons.fixed import KERNEL_BITS, lif_fixed_step, noise_fixed, rate_fixed_step, stochastic_fixed_step, torus_fixed
+from neurotep.neurons.rate import noise_scale
 
 
 class Counter:
@@ -64,6 +65,24 @@ def _gate(p: dict, time_step: int, dtype) -> np.ndarray | None:
     if g >= 1.0:
         return None
     return rng.gate_open(p["seed"], time_step - 1, np.asarray(p["index"], dtype=np.int64), g).astype(dtype)
+
+
+def _noise(p: dict, time_step: int, fixed: bool) -> np.ndarray | None:
+    """A rate population's Langevin noise this step (DiffTorEqProp), keyed like torch: float as
+    ``eta_t * normal``, fixed point as the integer scale of ``noise_table`` (graded units); None
+    when off."""
+    if not float(p.get("noise", 0.0)) > 0:
+        return None
+    t = time_step - 1
+    if fixed:
+        table = p["noise_table"]
+        eta = int(table[t]) if t < len(table) else 0
+    else:
+        eta = noise_scale(p["noise"], p["noise_decay"], p["noise_steps"], t)
+    if eta == 0:
+        return None
+    z = rng.normal_int(p["seed"], t, np.asarray(p["index"], dtype=np.int64))
+    return noise_fixed(z, eta) if fixed else eta * (z.astype(np.float64) * rng.NORMAL_SCALE)
 
 
 class _NeuronModel(PyLoihiProcessModel):
@@ -128,7 +147,8 @@ class PyRateUnitsFloat(_NeuronModel):
     def update(self, i):
         p = self.proc_params
         if self.sched is None:
-            return rate_step(p["model"], i, self.s, p["damping"], _gate(p, self.time_step, np.float64))
+            return rate_step(p["model"], i, self.s, p["damping"], _gate(p, self.time_step, np.float64),
+                             _noise(p, self.time_step, False))
         t = self.time_step - 1
         target = self.target_in.recv()
         beta = self.sched.beta_at(t)
@@ -230,7 +250,8 @@ class PyRateUnitsFixed(_NeuronModelFixed):
 
     def update(self, a):
         p = self.proc_params
-        return rate_fixed_step(p["model"], a, self.s64, self.bias64, p["damping"], _gate(p, self.time_step, np.int64))
+        return rate_fixed_step(p["model"], a, self.s64, self.bias64, p["damping"], _gate(p, self.time_step, np.int64),
+                               _noise(p, self.time_step, True))
 
 
 @implements(proc=ToroidalBuffer, protocol=LoihiProtocol)

@@ -45,7 +45,9 @@ class StochasticNeurons(_Neurons):
 class RateUnits(_Neurons):
     """Damped rate units (hard_sigmoid, tanh, linear) sending graded values. Params: model,
     damping (float, or in 1/4096 for fixed_pt); with a probabilistic gate (``gate`` < 1) also
-    ``seed`` and ``index`` (the neurons' generator keys, as for the stochastic neuron).
+    ``seed`` and ``index`` (the neurons' generator keys, as for the stochastic neuron); with
+    Langevin noise (DiffTorEqProp) ``noise``, ``noise_decay``, ``noise_steps``, ``seed``, ``index``
+    and, for fixed_pt, ``noise_table`` (the integer scale per step).
 
     For EqProp on Lava (``schedule`` given) they also learn: ``target_in`` carries the target,
     the input gains ``-beta_t (s - target)`` with ``beta_t`` set by the phase schedule, and the bias
