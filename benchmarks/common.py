@@ -170,6 +170,19 @@ def mean_std(values: Sequence[float]) -> tuple[float, float]:
     return float(a.mean()), float(a.std(ddof=1)) if len(a) > 1 else 0.0
 
 
+def with_torch_threads(n: int, fn, *args, **kw):
+    """Call ``fn`` with ``n`` torch threads and restore the count afterwards. The variant benchmarks
+    use one: on the shared 2-core machine two-thread runs slow down 5-8x under contention."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        return fn(*args, **kw)
+    finally:
+        torch.set_num_threads(threads)
+
+
 # -- trained base models ----------------------------------------------------------------------
 def _source_digest() -> str:
     """SHA-256 of neurotep's Python sources: a cached model is only reused by the same code."""

@@ -35,7 +35,7 @@ import dataclasses
 
 import numpy as np
 
-from benchmarks.common import RESULTS_DIR, mean_std, pct, table
+from benchmarks.common import RESULTS_DIR, mean_std, pct, table, with_torch_threads
 
 HIDDEN, SEEDS, EPOCHS = (64,), (0, 1, 2, 3, 4), 10
 SIGMAS = (0.0, 0.1, 0.25, 0.5, 0.75, 1.0)
@@ -46,18 +46,11 @@ QUICK = dict(hidden=(16,), seeds=(0,), epochs=1, low=(100,), low_epochs=1, low_s
              mem=(5, 10))
 NOISE_SEED = 1000  # input-noise draws: the same for every model
 MODELS = ("toreqprop", "difftor", "difftor-seed")
-THREADS = 1  # as benchmarks mstep: one torch thread is steadier on the shared machine
+THREADS = 1  # one torch thread: steadier on a shared machine (common.with_torch_threads)
 
 
 def run(quick: bool = False) -> dict:
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(THREADS)
-    try:
-        return _run(quick)
-    finally:
-        torch.set_num_threads(threads)
+    return with_torch_threads(THREADS, _run, quick)
 
 
 def _graph(model: str, seed: int, hidden, data):

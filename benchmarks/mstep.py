@@ -40,7 +40,7 @@ import time
 
 import numpy as np
 
-from benchmarks.common import mean_std, pct, table
+from benchmarks.common import mean_std, pct, table, with_torch_threads
 
 SEEDS, EPOCHS, PER_SAMPLE, WALL_REPEATS = (0, 1, 2), 30, 100, 3
 QUICK_SEEDS, QUICK_EPOCHS, QUICK_PER_SAMPLE, QUICK_WALL_REPEATS = (0,), 2, 10, 1
@@ -196,18 +196,11 @@ def _lava(graphs: dict, data, t_long: int, repeats: int, tries: int) -> dict:
                 t_long=t_long, repeats=repeats)
 
 
-THREADS = 1  # one torch thread: on the shared 2-core machine two-thread runs slow down 5-8x under contention
+THREADS = 1  # one torch thread: steadier on a shared machine (common.with_torch_threads)
 
 
 def run(quick: bool = False) -> dict:
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(THREADS)
-    try:
-        return _run(quick)
-    finally:
-        torch.set_num_threads(threads)
+    return with_torch_threads(THREADS, _run, quick)
 
 
 def _run(quick: bool) -> dict:

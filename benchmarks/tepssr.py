@@ -32,7 +32,7 @@ import time
 
 import numpy as np
 
-from benchmarks.common import RESULTS_DIR, mean_std, pct, table
+from benchmarks.common import RESULTS_DIR, mean_std, pct, table, with_torch_threads
 
 SEEDS, EPOCHS = (0, 1), 8
 QUICK_SEEDS, QUICK_EPOCHS = (0,), 1
@@ -50,14 +50,7 @@ BETAS, QUICK_BETAS = (0.5, 0.1, 0.01), (0.1,)
 
 
 def run(quick: bool = False) -> dict:
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        return _run(quick)
-    finally:
-        torch.set_num_threads(threads)
+    return with_torch_threads(1, _run, quick)
 
 
 def _run(quick: bool) -> dict:

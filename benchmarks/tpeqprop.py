@@ -39,7 +39,7 @@ import time
 
 import numpy as np
 
-from benchmarks.common import mean_std, pct, table
+from benchmarks.common import mean_std, pct, table, with_torch_threads
 
 SEEDS, EPOCHS, STEP_REPEATS, GRAD_BATCH, SUBSETS = (0, 1, 2), 30, 30, 64, (100, 300)
 QUICK_SEEDS, QUICK_EPOCHS, QUICK_STEP_REPEATS, QUICK_GRAD_BATCH, QUICK_SUBSETS = (0,), 1, 2, 8, (100,)
@@ -231,14 +231,7 @@ def _subset(data, n: int):
 
 
 def run(quick: bool = False) -> dict:
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(THREADS)
-    try:
-        return _run(quick)
-    finally:
-        torch.set_num_threads(threads)
+    return with_torch_threads(THREADS, _run, quick)
 
 
 def _run(quick: bool) -> dict:
