@@ -221,7 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("train", help="train a variant and save the network")
     s.add_argument("variant")
     s.add_argument("--out", required=True, help="model directory to write")
-    s.add_argument("--dataset", default="digits", help="digits (embedded) or mnist (needs --data-path)")
+    s.add_argument("--dataset", default="digits",
+                   help="digits (embedded), mnist (needs --data-path), or for tepssr a sequence set: "
+                        "digits-rows, digits-pixels, cue-recall[-T]")
     s.add_argument("--data-path", default=None, help="directory with MNIST IDX files")
     s.add_argument("--epochs", type=int, default=40)
     s.add_argument("--seed", type=int, default=0)
@@ -238,7 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--precision", default="float", help="float or fixed (Loihi 2 bit widths; bit-exact between torch and lava)")
     s.add_argument("--hardware", default=None, help="loihi2: run on a Loihi 2 board when lava-loihi and a board are present")
     s.add_argument("--out", required=True, help="run directory to write (run.json, spikes.npz)")
-    s.add_argument("--dataset", default="digits")
+    s.add_argument("--dataset", default="digits", help="the data set the model was trained on (see train --help)")
     s.add_argument("--data-path", default=None)
     s.add_argument("--samples", type=int, default=None, help="number of test samples (default: all)")
     s.add_argument("--steps", type=int, default=None, help="simulation steps (spiking default 200; rate: until converged)")
