@@ -13,6 +13,29 @@ from pathlib import Path
 from neurotep.errors import NeurotepError
 
 
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP reached the CLI: raised in the main thread so that every ``finally`` runs
+    (Lava workers are killed, temporary outputs removed, output locks released) before it exits."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_terminated(signum, frame):
+    raise Terminated(signum)
+
+
+def _install_signal_handlers() -> None:
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return  # signal handlers can only be set from the main thread (e.g. main() called in a thread)
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, _raise_terminated)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line instead of usage + message
         raise NeurotepError(f"{message} (see: {self.prog} --help)")
@@ -298,7 +321,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import signal
+
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGHUP)}
     try:
+        _install_signal_handlers()
         args = build_parser().parse_args(argv)
         args.fn(args)
     except NeurotepError as e:
@@ -307,9 +334,18 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("neurotep: interrupted", file=sys.stderr)
         return 130
+    except Terminated as t:
+        print(f"neurotep: stopped by {signal.Signals(t.signum).name}; nothing was written", file=sys.stderr)
+        return 128 + t.signum
     except BrokenPipeError:  # e.g. `neurotep run ... --json | head`
         sys.stderr.close()
         return 0
+    finally:  # main() is also called in-process (tests, notebooks): give the caller its handlers back
+        import threading
+
+        if threading.current_thread() is threading.main_thread():
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
     return 0
 
 
