@@ -41,6 +41,49 @@ class _Parser(argparse.ArgumentParser):
         raise NeurotepError(f"{message} (see: {self.prog} --help)")
 
 
+def _whole(lo: int, hi: int | None = None):
+    """An argparse ``type``: a whole number in [lo, hi]."""
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be a whole number, got {text!r}") from None
+        if v < lo or (hi is not None and v > hi):
+            raise argparse.ArgumentTypeError(f"must be at least {lo}" + (f" and at most {hi}" if hi is not None else "")
+                                             + f", got {v}")
+        return v
+    return parse
+
+
+def _positive(text: str) -> float:
+    """An argparse ``type``: a finite number above zero."""
+    import math
+
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not (math.isfinite(v) and v > 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text}")
+    return v
+
+
+def _device(text: str) -> str:
+    """An argparse ``type``: the torch devices neurotep runs on (whether CUDA is present is checked
+    when the device is used)."""
+    import re
+
+    if not re.fullmatch(r"cpu|cuda(:\d+)?", text):
+        raise argparse.ArgumentTypeError(f"unknown device {text!r}: use cpu, cuda or cuda:N")
+    return text
+
+
+def _torch_only_device(args) -> None:
+    if args.backend == "lava" and args.device != "cpu":
+        raise NeurotepError(f"--device {args.device} applies to the torch backend; Lava runs on its CPU simulator: "
+                            "drop --device or use --backend torch")
+
+
 def _print(obj: dict, as_json: bool, lines: list[str]) -> None:
     print(json.dumps(obj, indent=2, default=str) if as_json else "\n".join(lines))
 
@@ -55,16 +98,26 @@ def cmd_variants(args) -> None:
 def cmd_train(args) -> None:
     from neurotep import variants
     from neurotep.backends.torch import resolve_device
-    from neurotep.data import load_dataset
     from neurotep.graph import save_graph
-    from neurotep.learning.train import train
-    from neurotep.outputs import atomic_dir, write_json
+    from neurotep.outputs import output_dir, write_json
 
     builder = variants.get(args.variant)
+    _torch_only_device(args)
     resolve_device(args.device)
+    with output_dir(args.out, command="train", inputs=[args.data_path], overwrite=args.overwrite) as tmp:
+        metrics = _train(builder, args)
+        save_graph(metrics.pop("graph"), tmp / "model")
+        write_json(tmp / "metrics.json", metrics)
+    _print(metrics, args.json, [f"{args.variant} on {metrics['dataset']}: test accuracy {metrics['test_accuracy']:.4f} "
+                                f"after {args.epochs} epochs ({metrics['train_seconds']:.1f} s); model in {args.out}"])
+
+
+def _train(builder, args) -> dict:
+    """Train as ``args`` say; the metrics, with the trained graph under ``"graph"``."""
+    from neurotep.data import load_dataset
+    from neurotep.learning.train import train
+
     data = load_dataset(args.dataset, args.data_path)
-    if args.epochs < 1:
-        raise NeurotepError(f"--epochs must be at least 1, got {args.epochs}")
     graph = builder.build(n_in=data.n_features, n_out=data.n_classes, seed=args.seed, **sequence_layout(builder, data))
     if args.backend == "lava":
         trained, metrics = _train_on_lava(graph, data, args)
@@ -75,15 +128,9 @@ def cmd_train(args) -> None:
         trained, metrics, history = result.graph, result.metrics, result.history
     else:
         raise NeurotepError(f"unknown backend {args.backend!r}: use torch or lava")
-    metrics = dict(variant=args.variant, dataset=data.name, seed=args.seed, epochs=args.epochs, backend=args.backend,
-                   **{k: v for k, v in metrics.items() if k not in ("seed", "epochs")},
-                   split={"train": len(data.x_train), "test": len(data.x_test)}, history=history)
-    result_graph = trained
-    with atomic_dir(args.out) as tmp:
-        save_graph(result_graph, tmp / "model")
-        write_json(tmp / "metrics.json", metrics)
-    _print(metrics, args.json, [f"{args.variant} on {data.name}: test accuracy {metrics['test_accuracy']:.4f} "
-                                f"after {args.epochs} epochs ({metrics['train_seconds']:.1f} s); model in {args.out}"])
+    return dict(variant=args.variant, dataset=data.name, seed=args.seed, epochs=args.epochs, backend=args.backend,
+                **{k: v for k, v in metrics.items() if k not in ("seed", "epochs")},
+                split={"train": len(data.x_train), "test": len(data.x_test)}, history=history, graph=trained)
 
 
 def sequence_layout(builder, data) -> dict:
@@ -134,20 +181,28 @@ def load_model(model_dir: str):
     p = Path(model_dir)
     if not p.exists():
         raise ModelFileError(f"model {model_dir!r} does not exist: train one with `neurotep train VARIANT --out DIR`")
-    return load_graph(p / "model" if (p / "model").exists() else p)
+    return load_graph(_graph_path(p))
+
+
+def _graph_path(model_dir) -> Path:
+    """Where the saved graph of a model directory is (``DIR/model``, or ``DIR`` itself)."""
+    p = Path(model_dir)
+    return p / "model" if (p / "model").exists() else p
 
 
 def cmd_run(args) -> None:
     from neurotep.data import load_dataset
-    from neurotep.outputs import atomic_dir
+    from neurotep.outputs import output_dir
     from neurotep.runner import run_model, save_run
 
-    graph = load_model(args.model_dir)
-    data = load_dataset(args.dataset, args.data_path)
-    res = run_model(graph, data, backend=args.backend, samples=args.samples, steps=args.steps, spiking=args.spiking,
-                    encoding=args.encoding, device=args.device, raster=args.raster, neuron=args.neuron,
-                    precision=args.precision, hardware=args.hardware)
-    with atomic_dir(args.out) as tmp:
+    _torch_only_device(args)
+    with output_dir(args.out, command="run", inputs=[args.model_dir, _graph_path(args.model_dir), args.data_path],
+                    overwrite=args.overwrite) as tmp:
+        graph = load_model(args.model_dir)
+        data = load_dataset(args.dataset, args.data_path)
+        res = run_model(graph, data, backend=args.backend, samples=args.samples, steps=args.steps, spiking=args.spiking,
+                        encoding=args.encoding, device=args.device, raster=args.raster, neuron=args.neuron,
+                        precision=args.precision, hardware=args.hardware)
         save_run(res, tmp)
     s = res.summary
     _print(s, args.json, [f"{s['mode']} run on {s['executed_on']}: accuracy {s['test_accuracy']:.4f} on {s['samples']} "
@@ -185,9 +240,11 @@ def cmd_compile(args) -> None:
 def _compile_nir(args) -> None:
     from neurotep.graph.transforms import rate_to_spiking
     from neurotep.interop.nir import DT, export_nir
+    from neurotep.outputs import check_output_file
 
     if args.out is None:
         raise NeurotepError("compile --to nir needs --out FILE (the NIR graph to write)")
+    check_output_file(args.out, inputs=[args.model_dir], overwrite=args.overwrite)
     if args.mode != "spiking":
         raise NeurotepError(f"--mode {args.mode}: NIR has no rate units; NIR export writes the spiking form (--mode spiking)")
     graph = load_model(args.model_dir)
@@ -202,9 +259,11 @@ def _compile_nir(args) -> None:
 def cmd_import_nir(args) -> None:
     from neurotep.graph import save_graph
     from neurotep.interop.nir import import_nir
+    from neurotep.outputs import output_dir
 
-    g = import_nir(args.file, dt=args.dt, producer=args.producer, reset=args.reset)
-    save_graph(g, Path(args.out) / "model")
+    with output_dir(args.out, command="import-nir", inputs=[args.file], overwrite=args.overwrite) as tmp:
+        g = import_nir(args.file, dt=args.dt, producer=args.producer, reset=args.reset)
+        save_graph(g, tmp / "model")
     pops = {p.name: f"{p.model} x{p.size}" for p in g.populations.values()}
     _print({"file": args.file, "out": args.out, "populations": pops, "connections": len(g.connections)}, args.json,
            [f"imported {args.file}: " + ", ".join(f"{k} ({v})" for k, v in pops.items())
@@ -224,13 +283,14 @@ def _buffer_words(buf: dict | None) -> str:
 def cmd_demo(args) -> None:
     from neurotep.demo import demo
 
-    demo(out=args.out, epochs=args.epochs, device=args.device, retrain=args.retrain)
+    demo(out=args.out, epochs=args.epochs, device=args.device, retrain=args.retrain, overwrite=args.overwrite)
 
 
 def cmd_compare(args) -> None:
     from neurotep.compare import compare
 
-    compare(args.variants or None, out=args.out, epochs=args.epochs, seed=args.seed, device=args.device, retrain=args.retrain)
+    compare(args.variants or None, out=args.out, epochs=args.epochs, seed=args.seed, device=args.device, retrain=args.retrain,
+            overwrite=args.overwrite)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -243,17 +303,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("train", help="train a variant and save the network")
     s.add_argument("variant")
-    s.add_argument("--out", required=True, help="model directory to write")
+    s.add_argument("--out", required=True, help="model directory to write (new, empty, or see --overwrite)")
+    s.add_argument("--overwrite", action="store_true", help="replace DIR when it holds an earlier neurotep output (never anything else)")
     s.add_argument("--dataset", default="digits",
                    help="digits (embedded), mnist (needs --data-path), or for tepssr a sequence set: "
                         "digits-rows, digits-pixels, cue-recall[-T]")
     s.add_argument("--data-path", default=None, help="directory with MNIST IDX files")
-    s.add_argument("--epochs", type=int, default=40)
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--epochs", type=_whole(1), default=40)
+    s.add_argument("--seed", type=_whole(0, 2**32 - 1), default=0)
     s.add_argument("--method", default="eqprop", help="eqprop (default) or bptt (the baseline)")
     s.add_argument("--backend", default="torch", help="torch (default) or lava: EqProp inside the Lava simulator")
-    s.add_argument("--lr-lava", type=float, default=0.05, help="SGD learning rate of EqProp on Lava")
-    s.add_argument("--device", default="cpu", help="cpu or cuda")
+    s.add_argument("--lr-lava", type=_positive, default=0.05, help="SGD learning rate of EqProp on Lava")
+    s.add_argument("--device", type=_device, default="cpu", help="cpu, cuda or cuda:N (torch backend)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_train)
 
@@ -262,17 +323,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--backend", default="torch", help="torch (snnTorch reference path) or lava (Loihi 2 simulator)")
     s.add_argument("--precision", default="float", help="float or fixed (Loihi 2 bit widths; bit-exact between torch and lava)")
     s.add_argument("--hardware", default=None, help="loihi2: run on a Loihi 2 board when lava-loihi and a board are present")
-    s.add_argument("--out", required=True, help="run directory to write (run.json, spikes.npz)")
+    s.add_argument("--out", required=True, help="run directory to write (run.json, spikes.npz): new, empty, or see --overwrite")
+    s.add_argument("--overwrite", action="store_true", help="replace DIR when it holds an earlier neurotep output (never anything else)")
     s.add_argument("--dataset", default="digits", help="the data set the model was trained on (see train --help)")
     s.add_argument("--data-path", default=None)
-    s.add_argument("--samples", type=int, default=None, help="number of test samples (default: all)")
-    s.add_argument("--steps", type=int, default=None, help="simulation steps (spiking default 200; rate: until converged)")
+    s.add_argument("--samples", type=_whole(1), default=None, help="number of test samples (default: all)")
+    s.add_argument("--steps", type=_whole(1), default=None, help="simulation steps (spiking default 200; rate: until converged)")
     s.add_argument("--spiking", action="store_true", help="run the spiking mode of the network")
     s.add_argument("--encoding", default="poisson", help="input encoding for spiking runs: poisson or current")
     s.add_argument("--neuron", default=None,
                    help="spiking neuron for hidden units: lif (integrate-and-fire) or stochastic (default: the variant's)")
     s.add_argument("--raster", action="store_true", help="also record full spike rasters")
-    s.add_argument("--device", default="cpu")
+    s.add_argument("--device", type=_device, default="cpu", help="cpu, cuda or cuda:N (torch backend)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_run)
 
@@ -283,14 +345,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--neuron", default=None, help="spiking neuron for hidden units: lif or stochastic (default: the variant's)")
     s.add_argument("--precision", default="float", help="float or fixed (Loihi 2 bit widths; bit-exact between torch and lava)")
     s.add_argument("--out", default=None, help="--to nir: the NIR file to write")
-    s.add_argument("--dt", type=float, default=None, help="--to nir: seconds per step (default 1e-4, snnTorch's importer's)")
+    s.add_argument("--overwrite", action="store_true", help="--to nir: replace an existing file at --out")
+    s.add_argument("--dt", type=_positive, default=None, help="--to nir: seconds per step (default 1e-4, snnTorch's importer's)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_compile)
 
     s = sub.add_parser("import-nir", help="convert a NIR graph (e.g. from snnTorch or Norse) into a neurotep model directory")
     s.add_argument("file")
     s.add_argument("--out", required=True, help="model directory to write (MODEL_DIR/model)")
-    s.add_argument("--dt", type=float, default=None, help="seconds per step (default: the file's, else the producer's)")
+    s.add_argument("--overwrite", action="store_true", help="replace DIR when it holds an earlier neurotep output (never anything else)")
+    s.add_argument("--dt", type=_positive, default=None, help="seconds per step (default: the file's, else the producer's)")
     s.add_argument("--producer", default=None, help="snntorch or norse: their export conventions (dt; Norse's tau scaling)")
     s.add_argument("--reset", default=None, help="zero or subtract: override the reset of every LIF/IF population")
     s.add_argument("--json", action="store_true")
@@ -303,18 +367,20 @@ def build_parser() -> argparse.ArgumentParser:
     add_report(sub)
 
     s = sub.add_parser("demo", help="the main job: train the base model on digits and run it, rate and spiking")
-    s.add_argument("--out", default="runs/demo")
-    s.add_argument("--epochs", type=int, default=40)
-    s.add_argument("--device", default="cpu")
+    s.add_argument("--out", default="runs/demo", help="output directory (an earlier demo output there is reused and replaced)")
+    s.add_argument("--overwrite", action="store_true", help="replace DIR also when it holds another neurotep output")
+    s.add_argument("--epochs", type=_whole(1), default=40)
+    s.add_argument("--device", type=_device, default="cpu")
     s.add_argument("--retrain", action="store_true", help="train even if a cached model exists")
     s.set_defaults(fn=cmd_demo)
 
     s = sub.add_parser("compare", help="train variants on digits and report them side by side (rate, spiking, energy)")
     s.add_argument("variants", nargs="*", help="variant names (default: every variant, see `neurotep variants`)")
-    s.add_argument("--out", default="runs/compare")
-    s.add_argument("--epochs", type=int, default=15)
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--device", default="cpu")
+    s.add_argument("--out", default="runs/compare", help="output directory (an earlier compare output there is reused and replaced)")
+    s.add_argument("--overwrite", action="store_true", help="replace DIR also when it holds another neurotep output")
+    s.add_argument("--epochs", type=_whole(1), default=15)
+    s.add_argument("--seed", type=_whole(0, 2**32 - 1), default=0)
+    s.add_argument("--device", type=_device, default="cpu")
     s.add_argument("--retrain", action="store_true", help="train even if cached models exist")
     s.set_defaults(fn=cmd_compare)
     return p

@@ -17,17 +17,34 @@ from neurotep.demo import cached_model, write_profile_doc
 from neurotep.errors import NeurotepError
 from neurotep.graph import save_graph
 from neurotep.learning.train import train
-from neurotep.outputs import atomic_dir, write_json
+from neurotep.outputs import output_dir, write_json
 from neurotep.report import write_report
 from neurotep.runner import run_model, save_run
 
 def compare(names: list[str] | None = None, out: str = "runs/compare", epochs: int = 15, seed: int = 0, device: str = "cpu",
-            retrain: bool = False, progress: bool = True) -> dict:
+            retrain: bool = False, progress: bool = True, overwrite: bool = False) -> dict:
+    """Compare ``names`` into ``out``: a new or empty folder, or an earlier comparison's (its
+    models reused, then replaced); any other neurotep output only with ``overwrite``."""
     names = list(dict.fromkeys(names or variants.REGISTRY))
     builders = [variants.get(n) for n in names]  # unknown names fail before any work
     if epochs < 1:
         raise NeurotepError(f"--epochs must be at least 1, got {epochs}")
     out_dir = Path(out)
+    with output_dir(out_dir, command="compare", refresh=True, overwrite=overwrite) as tmp:
+        rows = _compare(names, builders, out_dir, tmp, epochs, seed, device, retrain, progress)
+    report = write_report([out_dir / n / "spiking" for n in names], out_dir / "report")
+    print()
+    print(f"  {'variant':<11} {'rate acc':>8} {'steps':>6} {'spiking acc':>11} {'spk/neuron/step':>15} "
+          f"{'Loihi 2 uJ':>10} {'GPU uJ':>8}")
+    for name, r in rows.items():
+        print(f"  {name:<11} {r['rate_accuracy']:>8.4f} {r['relax_steps']:>6} {r['spiking_accuracy']:>11.4f} "
+              f"{r['spikes_per_hidden_neuron_per_step']:>15.3f} {r['energy_uJ_loihi2']:>10.2f} {r['energy_uJ_gpu-dense']:>8.2f}")
+    print(f"  report: {report.with_suffix('.html').resolve()}")
+    return rows
+
+
+def _compare(names, builders, out_dir: Path, tmp: Path, epochs: int, seed: int, device: str, retrain: bool,
+             progress: bool) -> dict:
     data = load_digits_split()
     rows, models, results = {}, {}, {}
     for i, (name, builder) in enumerate(zip(names, builders), 1):
@@ -46,21 +63,12 @@ def compare(names: list[str] | None = None, out: str = "runs/compare", epochs: i
             spikes_per_hidden_neuron_per_step=sum(p["spikes"] for p in hidden)
             / max(sum(p["neurons"] for p in hidden) * spiking.summary["samples"] * spiking.summary["steps"], 1),
             train_seconds=graph.meta.get("training", {}).get("train_seconds"))
-    with atomic_dir(out_dir) as tmp:
-        for name in names:
-            save_graph(models[name], tmp / name / "model")
-            save_run(results[name][0], tmp / name / "rate")
-            save_run(results[name][1], tmp / name / "spiking")
-            for hw in ("gpu-dense", "loihi2"):
-                rows[name][f"energy_uJ_{hw}"] = write_profile_doc(tmp / name / "spiking", hw)["energy_joules"] * 1e6
-        write_json(tmp / "summary.json", dict(dataset=data.name, epochs=epochs, seed=seed, variants=rows))
-    report = write_report([out_dir / n / "spiking" for n in names], out_dir / "report")
-    print()
-    print(f"  {'variant':<11} {'rate acc':>8} {'steps':>6} {'spiking acc':>11} {'spk/neuron/step':>15} "
-          f"{'Loihi 2 uJ':>10} {'GPU uJ':>8}")
-    for name, r in rows.items():
-        print(f"  {name:<11} {r['rate_accuracy']:>8.4f} {r['relax_steps']:>6} {r['spiking_accuracy']:>11.4f} "
-              f"{r['spikes_per_hidden_neuron_per_step']:>15.3f} {r['energy_uJ_loihi2']:>10.2f} {r['energy_uJ_gpu-dense']:>8.2f}")
-    print(f"  report: {report.with_suffix('.html').resolve()}")
+    for name in names:
+        save_graph(models[name], tmp / name / "model")
+        save_run(results[name][0], tmp / name / "rate")
+        save_run(results[name][1], tmp / name / "spiking")
+        for hw in ("gpu-dense", "loihi2"):
+            rows[name][f"energy_uJ_{hw}"] = write_profile_doc(tmp / name / "spiking", hw)["energy_joules"] * 1e6
+    write_json(tmp / "summary.json", dict(dataset=data.name, epochs=epochs, seed=seed, variants=rows))
     return rows
 

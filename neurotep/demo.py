@@ -16,7 +16,7 @@ from neurotep.data import load_digits_split
 from neurotep.errors import ModelFileError
 from neurotep.graph import load_graph, save_graph
 from neurotep.learning.train import train
-from neurotep.outputs import atomic_dir, write_json
+from neurotep.outputs import output_dir, write_json
 from neurotep.profile import write_profile
 from neurotep.report import write_report
 from neurotep.runner import run_model, save_run
@@ -39,8 +39,18 @@ def cached_model(model_dir: Path, epochs: int, seed: int, variant: str = base.NA
     return g if same else None
 
 
-def demo(out: str = "runs/demo", epochs: int = 40, device: str = "cpu", retrain: bool = False, seed: int = 0) -> dict:
+def demo(out: str = "runs/demo", epochs: int = 40, device: str = "cpu", retrain: bool = False, seed: int = 0,
+         overwrite: bool = False) -> dict:
+    """Run the demo into ``out``: a new or empty folder, or an earlier demo's (reused, then
+    replaced); any other neurotep output only with ``overwrite``, anything else never."""
     out_dir = Path(out)
+    with output_dir(out_dir, command="demo", refresh=True, overwrite=overwrite) as tmp:
+        summary, energy = _demo(out_dir, tmp, epochs, device, retrain, seed)
+    _report_and_print(out_dir, summary, energy)
+    return summary
+
+
+def _demo(out_dir: Path, tmp: Path, epochs: int, device: str, retrain: bool, seed: int) -> tuple[dict, dict]:
     data = load_digits_split()
     graph = None if retrain else cached_model(out_dir / "model", epochs, seed)
     print(f"[1/5] {'reusing the cached model in ' + str(out_dir / 'model') if graph else 'training the base TorEqProp model on digits by EqProp'}")
@@ -61,31 +71,35 @@ def demo(out: str = "runs/demo", epochs: int = 40, device: str = "cpu", retrain:
     summary = dict(variant=graph.meta["variant"], dataset=data.name, training=graph.meta.get("training", {}),
                    rate=rate.summary, spiking=spiking.summary, lava=lava.summary, lava_fixed=lava_fixed.summary,
                    lava_spikes_identical=same)
-    with atomic_dir(out_dir) as tmp:
-        save_graph(graph, tmp / "model")
-        write_json(tmp / "summary.json", summary)
-        if history:
-            write_json(tmp / "history.json", history)
-        for mode, res in (("rate", rate), ("spiking", spiking), ("lava", lava), ("lava-fixed", lava_fixed)):
-            save_run(res, tmp / mode)
-        print("[5/5] profiling the spiking runs for Loihi 2 and the dense GPU baseline, writing the report")
-        energy = {hw: write_profile_doc(tmp / "lava", hw) for hw in ("gpu-dense", "loihi2")}
-        for hw in energy:
-            write_profile(tmp / "spiking", hw)
-            write_profile(tmp / "lava-fixed", hw)
+    save_graph(graph, tmp / "model")
+    write_json(tmp / "summary.json", summary)
+    if history:
+        write_json(tmp / "history.json", history)
+    for mode, res in (("rate", rate), ("spiking", spiking), ("lava", lava), ("lava-fixed", lava_fixed)):
+        save_run(res, tmp / mode)
+    print("[5/5] profiling the spiking runs for Loihi 2 and the dense GPU baseline, writing the report")
+    energy = {hw: write_profile_doc(tmp / "lava", hw) for hw in ("gpu-dense", "loihi2")}
+    for hw in energy:
+        write_profile(tmp / "spiking", hw)
+        write_profile(tmp / "lava-fixed", hw)
+    return summary, energy
+
+
+def _report_and_print(out_dir: Path, summary: dict, energy: dict) -> None:
+    spiking, lava, lava_fixed = summary["spiking"], summary["lava"], summary["lava_fixed"]
+    same = summary["lava_spikes_identical"]
     write_report([out_dir / "spiking", out_dir / "lava", out_dir / "lava-fixed"], out_dir / "report")  # atomic; real paths
-    hidden = [p for p, v in spiking.summary["populations"].items() if v["model"] == "lif"]
-    rate_h = sum(spiking.summary["populations"][p]["spikes_per_neuron_per_step"] for p in hidden) / max(len(hidden), 1)
+    hidden = [p for p, v in spiking["populations"].items() if v["model"] == "lif"]
+    rate_h = sum(spiking["populations"][p]["spikes_per_neuron_per_step"] for p in hidden) / max(len(hidden), 1)
     print()
-    print(f"  test accuracy, rate mode    : {rate.summary['test_accuracy']:.4f}  ({rate.summary['steps']} relaxation steps)")
-    print(f"  test accuracy, spiking mode : {spiking.summary['test_accuracy']:.4f}  ({spiking.summary['steps']} steps, "
+    print(f"  test accuracy, rate mode    : {summary['rate']['test_accuracy']:.4f}  ({summary['rate']['steps']} relaxation steps)")
+    print(f"  test accuracy, spiking mode : {spiking['test_accuracy']:.4f}  ({spiking['steps']} steps, "
           f"{rate_h:.3f} spikes per hidden neuron per step)")
-    print(f"  on Lava (loihi2-sim)        : {lava.summary['test_accuracy']:.4f}  "
-          f"({'identical' if same else 'DIFFERENT'} spike counts to the torch path, {lava.summary['wall_seconds']:.1f} s)")
-    print(f"  on Lava, fixed point        : {lava_fixed.summary['test_accuracy']:.4f}  "
-          f"({lava_fixed.summary['spikes_total']} spikes in all)")
+    print(f"  on Lava (loihi2-sim)        : {lava['test_accuracy']:.4f}  "
+          f"({'identical' if same else 'DIFFERENT'} spike counts to the torch path, {lava['wall_seconds']:.1f} s)")
+    print(f"  on Lava, fixed point        : {lava_fixed['test_accuracy']:.4f}  "
+          f"({lava_fixed['spikes_total']} spikes in all)")
     for hw, doc in energy.items():
         print(f"  energy per inference, {doc['hardware_title']:<30}: {doc['energy_joules'] * 1e6:.2f} uJ")
     print(f"  report: {(out_dir / 'report' / 'report.html').resolve()}")
     print(f"  trained in {summary['training'].get('train_seconds', 0):.1f} s; results written to {out_dir.resolve()}")
-    return summary

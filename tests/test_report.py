@@ -190,16 +190,16 @@ def test_bad_profile_and_spikes_raise(runs, tmp_path):
 
 
 def test_refuses_to_replace_a_run_or_foreign_directory(runs, tmp_path):
-    with pytest.raises(NeurotepError, match="would replace run directory"):
+    with pytest.raises(NeurotepError, match="is the input .*would replace it"):
         write_report([runs[0]], runs[0])
-    with pytest.raises(NeurotepError, match="would replace run directory"):
-        write_report([runs[0]], runs[0].parent)
+    with pytest.raises(NeurotepError, match="holds the input .*would replace it"):
+        write_report([runs[0]], runs[0].parent, overwrite=True)
     assert (runs[0] / "run.json").is_file() and (runs[0] / "spikes.npz").is_file()
     other = tmp_path / "photos"
     other.mkdir()
     (other / "cat.jpg").write_bytes(b"meow")
-    with pytest.raises(NeurotepError, match="not a neurotep report directory"):
-        write_report([runs[0]], other)
+    with pytest.raises(NeurotepError, match="not empty and was not written by neurotep"):
+        write_report([runs[0]], other, overwrite=True)
     assert (other / "cat.jpg").exists()
 
 
@@ -211,7 +211,10 @@ def test_cli_parser_prints_report_path(runs, tmp_path, capsys):
     args.fn(args)
     assert capsys.readouterr().out.strip() == str(out / "report.md")
     assert (out / "report.html").is_file()
-    args = p.parse_args(["report", str(runs[2]), "--out", str(out), "--json"])  # rewrites the previous report
+    args = p.parse_args(["report", str(runs[2]), "--out", str(out), "--json"])
+    with pytest.raises(NeurotepError, match="add --overwrite"):  # an earlier report is replaced only when asked
+        args.fn(args)
+    args = p.parse_args(["report", str(runs[2]), "--out", str(out), "--json", "--overwrite"])
     args.fn(args)
     assert "report.html" in json.loads(capsys.readouterr().out)["files"]
 

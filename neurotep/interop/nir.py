@@ -66,7 +66,6 @@ import json
 import math
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +74,7 @@ import numpy as np
 from neurotep.errors import NeurotepError
 from neurotep.graph import Graph
 from neurotep.graph.nodes import RATE_MODELS, Connection, LearningRule, Population, Probe, ToroidalBuffer
+from neurotep.outputs import atomic_file
 
 DT = 1e-4
 """Default export time step: snnTorch's ``import_from_nir`` hard-codes it (Norse's ``from_nir``
@@ -227,14 +227,8 @@ def export_nir(graph: Graph, path: str | os.PathLike, dt: float = DT) -> list[st
     if target.is_dir():
         raise NIRError(f"{target}: is a directory; give a file name for the NIR graph")
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.tmp-", dir=target.parent)
-    os.close(fd)
-    try:
-        _nir().write(tmp, g)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(target) as tmp:
+        _nir().write(str(tmp), g)
     return notes
 
 

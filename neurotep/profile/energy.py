@@ -19,7 +19,6 @@ import copy
 import json
 import math
 import os
-import tempfile
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -241,23 +240,14 @@ def write_profile(run_dir: str | os.PathLike, hardware: str = "loihi2") -> Path:
     and ``RUN_DIR/profile-<hardware>.json`` (one per hardware, what reports compare), each
     atomically (a temporary sibling, then ``os.replace``). Returns the path of profile.json."""
     doc = profile_run(run_dir, hardware)
-    from neurotep.outputs import jsonable
+    from neurotep.outputs import atomic_file, jsonable
 
     text = json.dumps(doc, indent=2, default=jsonable) + "\n"
     for name in (f"profile-{hardware}.json", PROFILE_JSON):
         target = Path(run_dir) / name
-        tmp = None
         try:
-            fd, tmp = tempfile.mkstemp(prefix=f".{name}.tmp-", dir=target.parent)
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-            os.replace(tmp, target)
+            with atomic_file(target) as tmp:
+                tmp.write_text(text, encoding="utf-8")
         except OSError as e:
-            if tmp is not None:
-                Path(tmp).unlink(missing_ok=True)
             raise ProfileError(f"cannot write {target}: {e.strerror or e}") from None
-        except BaseException:
-            if tmp is not None:
-                Path(tmp).unlink(missing_ok=True)
-            raise
     return target

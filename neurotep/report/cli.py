@@ -10,7 +10,8 @@ def add_parser(subparsers):
     s = subparsers.add_parser(
         "report", help="write report.md, a self-contained report.html, figures and NIR spike data for run directories")
     s.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run directories written by `neurotep run --out`")
-    s.add_argument("--out", required=True, help="report directory to write (replaced atomically)")
+    s.add_argument("--out", required=True, help="report directory to write: new, empty, or see --overwrite")
+    s.add_argument("--overwrite", action="store_true", help="replace DIR when it holds an earlier neurotep output (never anything else)")
     s.add_argument("--json", action="store_true", help="print the written files as JSON")
     s.set_defaults(fn=cmd_report)
     return s
@@ -21,7 +22,7 @@ def cmd_report(args) -> None:
 
     from neurotep.report.writer import REPORT_HTML, write_report
 
-    md = write_report([Path(p) for p in args.run_dirs], Path(args.out))
+    md = write_report([Path(p) for p in args.run_dirs], Path(args.out), overwrite=args.overwrite)
     if args.json:
         files = sorted(p.name for p in md.parent.iterdir())
         print(json.dumps({"report": str(md), "html": str(md.parent / REPORT_HTML), "files": files}, indent=2))

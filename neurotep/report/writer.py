@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from neurotep.errors import NeurotepError
-from neurotep.outputs import atomic_dir
+from neurotep.outputs import check_output_dir, output_dir
 from neurotep.report import figures
 from neurotep.report.figures import format_energy
 from neurotep.report.nir_export import NIR_SUFFIX, export_run
@@ -391,27 +391,15 @@ def build(runs: list[RunData], out: Path) -> tuple[Doc, dict[str, Path]]:
     return doc, images
 
 
-def _check_out(out: Path, runs: list[RunData]) -> None:
-    o = out.resolve()
-    for r in runs:
-        rp = r.path.resolve()
-        if o == rp or o in rp.parents:
-            raise NeurotepError(f"--out {out} would replace run directory {r.path}: choose a directory outside it")
-    if out.exists():
-        if not out.is_dir():
-            raise NeurotepError(f"--out {out} exists and is not a directory")
-        if any(out.iterdir()) and not (out / REPORT_MD).is_file():
-            raise NeurotepError(f"--out {out} exists and is not a neurotep report directory: choose a new or empty one")
-
-
-def write_report(run_dirs: list[Path], out_dir: Path) -> Path:
-    """Write the report of ``run_dirs`` into ``out_dir`` (replacing a previous report there) and
-    return the path of its ``report.md``; ``report.html`` beside it is self-contained."""
+def write_report(run_dirs: list[Path], out_dir: Path, overwrite: bool = False) -> Path:
+    """Write the report of ``run_dirs`` into ``out_dir`` (a new or empty directory, or with
+    ``overwrite`` an earlier neurotep output) and return the path of its ``report.md``;
+    ``report.html`` beside it is self-contained."""
     out_dir = Path(out_dir)
+    check_output_dir(out_dir, command="report", inputs=run_dirs, overwrite=overwrite)  # before reading the runs
     runs = load_runs([Path(p) for p in run_dirs])
-    _check_out(out_dir, runs)
     try:
-        with atomic_dir(out_dir) as tmp:
+        with output_dir(out_dir, command="report", inputs=run_dirs, overwrite=overwrite) as tmp:
             doc, images = build(runs, tmp)
             (tmp / REPORT_MD).write_text(render_md(doc), encoding="utf-8")
             title = next(b[2] for b in doc.blocks if b[0] == "h")
