@@ -10,9 +10,10 @@ and within a time bound. Any other exit code or an exception escaping ``main`` f
 ``make test`` runs a bounded, derandomised number of examples (the same ones on every run);
 the ``slow`` test runs more; ``NEUROTEP_FUZZ_EXAMPLES=N`` runs N random ones, to hunt for bugs.
 
-Found by this suite while it was written: ``--dt nan`` and ``--dt -1`` reached NIR export and
-import (now refused by the parser), ``--seed -1`` reached numpy's generator as a ValueError
-traceback (now refused), ``--lr-lava 0`` was accepted.
+Defects of the previous release that these examples reproduce (checked against it): ``--seed -1``
+ended in numpy's ValueError traceback; ``--lr-lava 0`` trained nothing and reported success;
+``--steps -5`` / ``--steps 0`` ran; ``--device tpu`` was a torch traceback; ``--out`` onto a
+foreign directory or the model deleted it.
 """
 
 from __future__ import annotations
