@@ -348,42 +348,26 @@ def s4d_states_lava(graph: Graph, x: np.ndarray, timeout: float = 300.0) -> np.n
     """The SSM's final state computed by Lava's own S4D process (``lava.proc.s4d.S4d``, float:
     Lava ships no fixed-point S4D model) on Loihi2SimCfg: ``Dense(B) -> S4d(a = lambda, b = 1)``,
     each complex mode held by two S4d neurons with ``c = 1/2`` (output ``Re z``) and ``c = -i/2``
-    (output ``Im z``: S4d sends ``Re(2 c z)``). Runs in its own process session, killed afterwards
-    (Lava's workers outlive their parent otherwise). Returns (B, 2M) in the layout of ``s``."""
-    import subprocess
-    import sys
-    import tempfile
-    from pathlib import Path
-
-    from neurotep.backends.lava.runner import kill_group
+    (output ``Im z``: S4d sends ``Re(2 c z)``). Runs in an isolated worker (nothing of it outlives
+    the call: :func:`neurotep.backends.lava.isolate.run_worker`). Returns (B, 2M) in the layout of ``s``."""
+    from neurotep.backends.lava.isolate import job_dir, run_worker
     from neurotep.errors import BackendError
 
     xs = split_sequence(graph, torch.as_tensor(x)).numpy().astype(np.float64)
     A, B = graph.connection("A_s").weight, graph.connection("B_x_s").weight
     lam = np.repeat(modes_of(A), 2)
     b2 = np.repeat(B[0::2], 2, axis=0)  # both neurons of a mode see the mode's input b_n . x
-    with tempfile.TemporaryDirectory(prefix="neurotep-s4d-") as tmp:
-        job = Path(tmp)
+    with job_dir("s4d") as job:
         np.savez(job / "job.npz", xs=xs, lam=lam, b2=b2)
-        code = "import sys; from neurotep.variants.tepssr import _s4d_job; _s4d_job(sys.argv[1])"
-        with open(job / "log", "wb") as log:
-            proc = subprocess.Popen([sys.executable, "-c", code, str(job)], stdout=log, stderr=subprocess.STDOUT,
-                                    stdin=subprocess.DEVNULL, start_new_session=True)
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                raise BackendError(f"the Lava S4D run did not finish within {timeout:.0f} s and was stopped") from None
-            finally:
-                kill_group(proc.pid)
-                proc.wait()
+        run_worker("neurotep.variants.tepssr:_s4d_job", job, timeout, what="the Lava S4D run")
         if not (job / "out.npz").exists():
-            tail = (job / "log").read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
+            tail = (job / "worker.log").read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
             raise BackendError(f"the Lava S4D run failed: {tail[0]}")
         with np.load(job / "out.npz") as z:
             return z["s"]
 
 
-def _s4d_job(job_dir: str) -> None:  # pragma: no cover - runs in the subprocess of s4d_states_lava
+def _s4d_job(job_dir: str) -> None:  # pragma: no cover - runs in the worker of s4d_states_lava
     import lava.magma.core.run_configs  # noqa: F401  (Lava must set the start method first)
     from pathlib import Path
 

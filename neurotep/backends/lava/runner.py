@@ -1,21 +1,19 @@
 """Running a graph on Lava from the user's process: each simulation runs in a worker process in
-its own session (:mod:`neurotep.backends.lava.worker`), and the whole process group is killed
-after it ends, on a timeout, on Ctrl-C and on any error, so no Lava process outlives a run."""
+its own session (:mod:`neurotep.backends.lava.worker`, started by
+:func:`neurotep.backends.lava.isolate.run_worker`); whatever way a run ends (normally, on a
+timeout, Ctrl-C, SIGTERM, an error, or the parent killed outright) no Lava process, shared-memory
+segment or job folder outlives it."""
 
 from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
-import tempfile
-import time
-from pathlib import Path
 
 import numpy as np
 import torch
 
+from neurotep.backends.lava.isolate import job_dir, reap, run_worker
 from neurotep.backends.torch import Recording
 from neurotep.errors import BackendError
 from neurotep.graph import Graph, save_graph
@@ -26,13 +24,9 @@ DEFAULT_TIMEOUT = 1800.0
 
 
 def kill_group(pid: int) -> None:
-    """TERM, then KILL, the process group ``pid`` leads (a worker started in its own session)."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(pid, sig)
-        except ProcessLookupError:
-            return
-        time.sleep(0.2)
+    """End the process group ``pid`` leads (a worker started in its own session) and remove the
+    shared memory it held: :func:`~neurotep.backends.lava.isolate.reap`."""
+    reap(pid)
 
 
 def run_lava(graph: Graph, inputs: dict[str, np.ndarray], steps: int, sample_ids: np.ndarray,
@@ -73,25 +67,15 @@ def _count_inputs(frames: np.ndarray, steps: int, raster: bool) -> dict:
 def execute(graph: Graph, arrays: dict[str, np.ndarray], spec: dict, timeout: float | None = DEFAULT_TIMEOUT):
     """Run one job in an isolated worker; returns its result and the arrays its processes wrote
     (``{file stem: {array name: array}}``)."""
-    with tempfile.TemporaryDirectory(prefix="neurotep-lava-") as tmp:
-        job = Path(tmp)
+    with job_dir("lava") as job:
         save_graph(graph, job / "graph")
         np.savez(job / "inputs.npz", **arrays)
         (job / "job.json").write_text(json.dumps(spec))
-        with open(job / "worker.log", "wb") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "neurotep.backends.lava.worker", str(job)],
-                                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                raise BackendError(f"the Lava simulation did not finish within {timeout:.0f} s and was stopped") from None
-            finally:  # also on Ctrl-C: nothing of the simulation may survive
-                kill_group(proc.pid)
-                proc.wait()
+        rc = run_worker("neurotep.backends.lava.worker:main", job, timeout)
         res_file = job / "result.json"
         if not res_file.exists():
             tail = (job / "worker.log").read_text(errors="replace").strip().splitlines()[-1:] or ["no output"]
-            raise BackendError(f"the Lava worker died (exit code {proc.returncode}): {tail[0]}")
+            raise BackendError(f"the Lava worker died (exit code {rc}): {tail[0]}")
         res = json.loads(res_file.read_text())
         if not res["ok"]:
             if os.environ.get("NEUROTEP_DEBUG"):

@@ -1,9 +1,10 @@
-"""One Lava simulation, run as ``python -m neurotep.backends.lava.worker JOB_DIR``.
+"""One Lava simulation, run by :func:`neurotep.backends.lava.isolate.run_worker` as
+``python -m neurotep.backends.lava.isolate neurotep.backends.lava.worker:main JOB_DIR``.
 
-The parent (:mod:`neurotep.backends.lava.runner`) starts this in its own process session, so
-that on a timeout, Ctrl-C or an error it can kill the whole group: Lava's own worker processes
-survive their parent otherwise. The job directory holds ``graph/`` (a saved graph), ``job.json``
-and ``inputs.npz``; the worker writes ``records/<population>.npz`` and ``result.json``.
+That runs it in its own process session, so that the parent can end the whole group (Lava's own
+worker processes survive their parent otherwise), and with a watchdog that ends the group when
+the parent dies without doing so. The job directory holds ``graph/`` (a saved graph),
+``job.json`` and ``inputs.npz``; the worker writes ``records/<population>.npz`` and ``result.json``.
 """
 
 from __future__ import annotations
@@ -86,5 +87,8 @@ def main(job_dir: str) -> int:
     return 0 if result["ok"] else 1
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # by hand, for debugging: with the watchdog, as run_worker runs it
+    from neurotep.backends.lava.isolate import watch_parent
+
+    watch_parent(Path(sys.argv[1]))
     sys.exit(main(sys.argv[1]))
