@@ -1,47 +1,36 @@
-"""Parent side of the Lava benchmarks: :func:`run_job` runs :mod:`benchmarks._lava_job` in a
-process session of its own and kills the whole group afterwards, so no Lava process outlives a
-job. Nothing here imports Lava."""
+"""Parent side of the Lava benchmarks: :func:`run_job` runs :mod:`benchmarks._lava_job` in
+neurotep's isolated Lava worker (:mod:`neurotep.backends.lava.isolate`), so nothing of a job
+outlives it, whatever ends it. Nothing here imports Lava."""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import tempfile
-from pathlib import Path
 
 import numpy as np
 
-from neurotep.backends.lava.runner import kill_group
+from neurotep.backends.lava.isolate import job_dir, run_worker
+from neurotep.errors import BackendError
 
 
 def run_job(spec: dict, arrays: dict, graph=None, timeout: float = 600.0) -> dict:
-    """Run one job in a fresh process session; returns its result (raises on failure). The
-    group is killed afterwards, so no Lava process outlives the job."""
+    """Run one job in a worker of its own (neurotep's isolated Lava worker: nothing of it outlives
+    the job, whatever ends it); returns its result (raises on failure). Run from the repository
+    root, as ``python -m benchmarks`` is, so that the worker finds ``benchmarks._lava_job``."""
     from neurotep.graph import save_graph
 
-    repo = Path(__file__).resolve().parent.parent
-    with tempfile.TemporaryDirectory(prefix="neurotep-bench-lava-") as tmp:
-        job = Path(tmp)
+    with job_dir("bench") as job:
         if graph is not None:
             save_graph(graph, job / "graph")
         np.savez(job / "arrays.npz", **arrays)
         (job / "job.json").write_text(json.dumps(spec))
-        with open(job / "job.log", "wb") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "benchmarks._lava_job", str(job)], cwd=repo,
-                                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    start_new_session=True)
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                raise RuntimeError(f"Lava job {spec} did not finish within {timeout:.0f} s") from None
-            finally:
-                kill_group(proc.pid)
-                proc.wait()
+        try:
+            code = run_worker("benchmarks._lava_job:main", job, timeout, what=f"Lava job {spec}")
+        except BackendError as e:
+            raise RuntimeError(str(e)) from None
         res_file = job / "result.json"
         if not res_file.exists():
-            tail = (job / "job.log").read_text(errors="replace").strip().splitlines()[-5:]
-            raise RuntimeError(f"Lava job died (exit code {proc.returncode}): {' | '.join(tail)}")
+            tail = (job / "worker.log").read_text(errors="replace").strip().splitlines()[-5:]
+            raise RuntimeError(f"Lava job died (exit code {code}): {' | '.join(tail)}")
         res = json.loads(res_file.read_text())
         if not res["ok"]:
             raise RuntimeError(f"Lava job failed: {res['error']}\n{res.get('traceback', '')}")
