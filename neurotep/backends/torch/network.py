@@ -128,8 +128,11 @@ class TorchNetwork(torch.nn.Module):
         for p in graph.populations.values():
             offsets[p.name], n = n, n + p.size
         self._offsets, self._n_total = offsets, n
+        # beta and threshold as tensors of the network's dtype: given floats, snnTorch keeps them as
+        # float32 tensors, and a float64 run would decay by float32(beta) (0.9 -> 0.89999998).
         self._leaky = {
-            p.name: snn.Leaky(beta=float(p.param("beta")), threshold=float(p.param("threshold")),
+            p.name: snn.Leaky(beta=torch.tensor(float(p.param("beta")), dtype=dtype),
+                              threshold=torch.tensor(float(p.param("threshold")), dtype=dtype),
                               reset_mechanism=p.param("reset"), reset_delay=True).to(self.device_)
             for p in graph.populations.values() if p.model == "lif"
         }
@@ -384,8 +387,12 @@ class TorchNetwork(torch.nn.Module):
 
 
 def _input_current(net: TorchNetwork, st: SimState, name: str, new: dict, weights: dict, drive: dict | None) -> torch.Tensor:
-    """Bias + synaptic input + toroidal buffer feedback of population ``name`` at this step."""
-    u = drive.get(name) if drive is not None else (net.biases[name] if name in net.biases else None)
+    """Synaptic input + toroidal buffer feedback + bias of population ``name`` at this step.
+
+    Without ``drive`` the terms are added in Lava's order: the incoming connections in graph
+    order, then the buffer (a Lava InPort sums its connections in that order), then the bias (the
+    neuron models' ``a_in.recv() + bias``), so float64 runs round like Lava's float models."""
+    u = drive.get(name) if drive is not None else None
     for c, transposed in net._incoming[name]:
         src = c.post if transposed else c.pre
         if drive is not None and not transposed and net.graph.populations[src].model == "input":
@@ -402,6 +409,8 @@ def _input_current(net: TorchNetwork, st: SimState, name: str, new: dict, weight
         taps, kernel = weights.get(f"torus:{name}") or net.torus_weights()[name]
         fb = torus_feedback(st.hist[name], taps, kernel)
         u = fb if u is None else u + fb
+    if drive is None and name in net.biases:
+        u = net.biases[name] if u is None else u + net.biases[name]
     if u is None:
         u = torch.zeros_like(st.out[name])
     elif u.dim() == 1:
