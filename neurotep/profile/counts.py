@@ -1,9 +1,7 @@
 """Operation counts of a run directory, per inference (one test sample) and per population.
 
-A run directory (:func:`neurotep.runner.save_run`) holds ``run.json``, ``graph/`` (the network that
-ran: in spiking mode its spiking form) and, for spiking runs, ``spikes.npz`` with the arrays
-``per_step/<pop>`` (T,), ``per_neuron/<pop>`` (N,), ``per_sample/<pop>`` (B,) and optionally
-``raster/<pop>`` (T, B, N), all summed over the ``samples`` test images.
+The run directory is read by :mod:`neurotep.profile.rundir` (its layout is described there);
+NeuroBench's exact MembraneUpdates total comes from :mod:`neurotep.profile.replay`.
 
 Definitions (every count below is divided by ``samples``: per inference):
 
@@ -43,22 +41,16 @@ Definitions (every count below is divided by ``samples``: per inference):
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from neurotep.errors import NeurotepError
 from neurotep.graph import SPIKING_MODELS, Graph
+from neurotep.profile.replay import replay_membrane_updates
+from neurotep.profile.rundir import SPIKES_NPZ, ProfileError, load_run, read_sample_ids
 
-
-class ProfileError(NeurotepError):
-    """A run directory cannot be profiled (missing, incomplete or corrupt), or the hardware is unknown."""
-
-
-RUN_JSON, GRAPH_DIR, SPIKES_NPZ = "run.json", "graph", "spikes.npz"
 SPIKE, GRADED = "spike", "graded"
 
 
@@ -154,53 +146,6 @@ class RunCounts:
         return out
 
 
-# -- reading a run directory ---------------------------------------------------------------------
-def _positive_int(run: dict, key: str, where: Path) -> int:
-    v = run.get(key)
-    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise ProfileError(f"{where}: run.json has no valid {key!r} (got {v!r}); re-create the run with `neurotep run`")
-    return v
-
-
-def load_run(run_dir: str | Path) -> tuple[Path, dict, Graph, dict[str, np.ndarray] | None]:
-    """``(path, run.json, graph, spike arrays or None)``; a one-line :class:`ProfileError` for
-    anything missing or malformed."""
-    from neurotep.graph import load_graph
-
-    p = Path(run_dir)
-    if not p.exists():
-        raise ProfileError(f"run directory {str(p)!r} does not exist: write one with `neurotep run MODEL --out DIR`")
-    if not p.is_dir():
-        raise ProfileError(f"{str(p)!r} is not a directory: pass a run directory written by `neurotep run --out DIR`")
-    missing = [n for n, ok in ((RUN_JSON, (p / RUN_JSON).is_file()), (GRAPH_DIR + "/", (p / GRAPH_DIR).is_dir())) if not ok]
-    if missing:
-        raise ProfileError(f"{p}: no {' and no '.join(missing)}; not a neurotep run directory "
-                           "(write one with `neurotep run MODEL --out DIR`)")
-    try:
-        run = json.loads((p / RUN_JSON).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ProfileError(f"{p / RUN_JSON}: unreadable or invalid JSON ({e})") from None
-    if not isinstance(run, dict):
-        raise ProfileError(f"{p / RUN_JSON}: expected a JSON object, got {type(run).__name__}")
-    graph = load_graph(p / GRAPH_DIR)  # ModelFileError (a NeurotepError) names the problem
-    mode = run.get("mode")
-    if mode not in ("spiking", "rate"):
-        raise ProfileError(f"{p / RUN_JSON}: unknown mode {mode!r} (expected spiking or rate)")
-    _positive_int(run, "samples", p / RUN_JSON)
-    _positive_int(run, "steps", p / RUN_JSON)
-    spikes = None
-    if mode == "spiking":
-        f = p / SPIKES_NPZ
-        if not f.is_file():
-            raise ProfileError(f"{p}: a spiking run without {SPIKES_NPZ}; re-create it with `neurotep run --spiking`")
-        try:
-            with np.load(f, allow_pickle=False) as z:
-                spikes = {k: z[k] for k in z.files}
-        except Exception as e:  # BadZipFile, ValueError (pickled data), OSError, EOFError
-            raise ProfileError(f"{f}: truncated, corrupt or unreadable ({type(e).__name__}: {e})") from None
-    return p, run, graph, spikes
-
-
 # -- counting ------------------------------------------------------------------------------------
 def _directions(graph: Graph) -> list[tuple[str, str, str, np.ndarray, int]]:
     out = []
@@ -262,7 +207,7 @@ def count_run(run_dir: str | Path) -> RunCounts:
         spike_totals[p.name] = int(round(float(np.sum(ev))))
 
     pops = {p.name: PopulationCounts(p.name, p.model, p.size, kinds[p.name]) for p in graph.populations.values()}
-    sample_ids = _sample_ids(run, samples, path)
+    sample_ids = read_sample_ids(run, samples, path)
     gated: list[str] = []
     for name, c in pops.items():
         c.spikes = spike_totals[name] / samples
@@ -309,7 +254,7 @@ def count_run(run_dir: str | Path) -> RunCounts:
     nonzero = sum(spike_totals[p] for p in spiking_pops)
     mem_total, mem_how = None, "no spiking populations"
     if spiking_pops:
-        mem_total, mem_how = _replay_membrane_updates(graph, run, spikes, spiking_pops, events)
+        mem_total, mem_how = replay_membrane_updates(graph, run, spikes, spiking_pops, events)
     totals = {"effective_acs": ac_total, "effective_macs": mac_total, "dense": dense_total,
               "activations": activations, "nonzero_activations": nonzero,
               "membrane_updates": mem_total, "membrane_updates_how": mem_how,
@@ -376,65 +321,3 @@ def open_gates(graph: Graph, population: str, steps: int, sample_ids: np.ndarray
     idx = (np.asarray(sample_ids, dtype=np.int64)[:, None] * n_total + offset
            + np.arange(p.size, dtype=np.int64)[None, :])
     return int(sum(int(np.count_nonzero(rng.gate_open(seed, t, idx, prob))) for t in range(steps)))
-
-
-def _sample_ids(run: dict, samples: int, where: Path) -> np.ndarray | None:
-    """The data-set indices of the run's samples when ``run.json`` records them (``sample_ids``)."""
-    ids = run.get("sample_ids")
-    if ids is None:
-        return None
-    a = np.asarray(ids)
-    if a.shape != (samples,) or not np.issubdtype(a.dtype, np.integer) or (a < 0).any():
-        raise ProfileError(f"{where / RUN_JSON}: sample_ids must be {samples} non-negative ints, one per sample")
-    return a.astype(np.int64)
-
-
-def _replay_membrane_updates(graph: Graph, run: dict, spikes: dict | None, spiking_pops: list[str],
-                             events: dict[str, np.ndarray]) -> tuple[int | None, str]:
-    """NeuroBench's MembraneUpdates total (membranes that changed at each step, all of them at the
-    first step) by replaying the run on the torch path from its recorded input spike rasters, or
-    ``(None, reason)`` where the run cannot be replayed exactly.
-
-    The replay is accepted only when it reproduces the recorded spike count of every neuron."""
-    if run.get("mode") != "spiking" or spikes is None:
-        return None, "a rate-mode run records no membranes"
-    if run.get("precision", "float") != "float":
-        return None, "a fixed-point run is not replayed (membranes are integers on another path)"
-    models = {graph.populations[p].model for p in spiking_pops}
-    if models - {"lif"}:
-        return None, ("stochastic neurons draw from a generator keyed by data-set sample ids, which the run "
-                      "directory does not hold")
-    inputs = graph.inputs()
-    missing = [p.name for p in inputs if f"raster/{p.name}" not in spikes]
-    if missing:
-        return None, (f"the run holds no input spike raster (raster/{missing[0]}); record one with "
-                      "`neurotep run --spiking --encoding poisson --raster`")
-    import torch
-
-    from neurotep.backends.torch import TorchNetwork
-
-    steps, batch = int(run["steps"]), int(run["samples"])
-    frames = {}
-    for p in inputs:
-        r = spikes[f"raster/{p.name}"]
-        if r.shape != (steps, batch, p.size):
-            return None, f"raster/{p.name} has shape {r.shape}, expected {(steps, batch, p.size)}"
-        frames[p.name] = torch.as_tensor(np.ascontiguousarray(r))
-    net = TorchNetwork(graph, device="cpu")
-    weights = net.effective_weights()
-    st = net.init_state(batch)
-    total = 0
-    acc = {p: torch.zeros(graph.populations[p].size, dtype=torch.float64) for p in spiking_pops}
-    with torch.no_grad():
-        for t in range(steps):
-            prev = {p: st.v[p] for p in spiking_pops}
-            st = net.step(st, {k: f[t].to(net.dtype) for k, f in frames.items()}, weights)
-            for p in spiking_pops:
-                total += prev[p].numel() if t == 0 else int(torch.count_nonzero(st.v[p] - prev[p]))
-                acc[p] += st.out[p].sum(0, dtype=torch.float64)
-    for p in spiking_pops:
-        if not np.array_equal(np.rint(acc[p].numpy()).astype(np.int64), np.asarray(events[p], dtype=np.int64)):
-            return None, (f"replaying the run on the torch path did not reproduce the recorded spikes of {p} "
-                          "(e.g. a Lava or GPU run whose rounding differs)")
-    return total, "replayed on the torch path from the recorded input spike raster (exact)"
-
