@@ -3,6 +3,7 @@ rate or spiking mode, with spike counts. Both backends produce the same ``run.js
 
 from __future__ import annotations
 
+import numbers
 import time
 from dataclasses import dataclass
 
@@ -13,8 +14,9 @@ from neurotep.backends.torch import Recording, TorchNetwork
 from neurotep.backends.torch.fixed import FixedNetwork
 from neurotep.data import Dataset, check_batch, poisson_spikes_torch, rate_encode
 from neurotep.data.encoders import ENCODINGS
-from neurotep.errors import BackendError, DataError
+from neurotep.errors import BackendError, DataError, GraphError, NeurotepError
 from neurotep.graph import Graph
+from neurotep.graph.validate import MAX_STEPS
 from neurotep.graph.transforms import rate_to_spiking
 from neurotep.learning.eqprop import EqPropConfig
 from neurotep.quantize import encode_input, quantize
@@ -25,6 +27,10 @@ DEFAULT_SPIKING_STEPS = 200
 LAVA_BATCH = 64  # samples per Lava simulation (each batch runs as independent copies)
 # Seed of the Poisson input encoder; distinct from stochastic neurons' seeds (see encoders).
 ENCODER_SEED = 1
+# Memory one run may take (state, delay and buffer histories, spatial kernels, input frames,
+# rasters): a full digits or MNIST test split of the variants needs under 1 GiB, so this only stops runs that
+# would swap or be killed.
+MAX_RUN_BYTES = 4 << 30
 
 
 @dataclass
@@ -78,6 +84,7 @@ def run_model(graph: Graph, data: Dataset, backend: str = "torch", samples: int 
     n = _check(backend, encoding, samples, data)
     if precision not in PRECISIONS:
         raise BackendError(f"unknown precision {precision!r}: use float or fixed")
+    check_resources(graph, backend, n, steps, spiking, spiking and encoding == "poisson", precision, raster)
     executed_on = _executed_on(backend, device, hardware)
     x, y = data.x_test[:n], data.y_test[:n]
     inp = graph.meta["input"]
@@ -114,6 +121,79 @@ def run_model(graph: Graph, data: Dataset, backend: str = "torch", samples: int 
         wall_seconds=wall, populations=pops,
     )
     return RunOutput(summary, rec, g, ids)
+
+
+def _size_words(n: float) -> str:
+    for unit, scale in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if n >= scale:
+            return f"{n / scale:.1f} {unit}"
+    return f"{int(n)} bytes"
+
+
+def run_steps(graph: Graph, steps: int | None, spiking: bool) -> int:
+    """The steps a run takes at most: ``steps``, else 200 spiking steps or the model's
+    ``free_steps``; a sequence model (TEP-SSR) also feeds its sequence first."""
+    n = steps or (DEFAULT_SPIKING_STEPS if spiking else EqPropConfig.from_meta(graph.meta).free_steps)
+    seq = graph.meta.get("sequence") if graph.meta.get("relaxation") == "sequence" else None
+    return n + (int(seq["length"]) + 1 if seq else 0)
+
+
+def estimate_run_bytes(graph: Graph, backend: str, samples: int, steps: int, spiking: bool,
+                       spiking_inputs: bool, precision: str = "float", raster: bool = False) -> dict[str, int]:
+    """Peak memory of a run by part, in bytes (8 per value, the widest dtype a backend uses).
+
+    The torch path simulates all ``samples`` at once; Lava runs batches of :data:`LAVA_BATCH`.
+    Every population keeps its last ``max(delays out of it, its buffer's depth)`` outputs per
+    sample; an N-D buffer holds a ``neurons x neurons`` kernel; Lava and fixed-point runs encode
+    the Poisson input frames up front; rasters keep one byte per neuron, step and sample."""
+    batch = samples if backend == "torch" else min(samples, LAVA_BATCH)
+    depth = {p: 1 for p in graph.populations}
+    for c in graph.connections:
+        depth[c.pre] = max(depth[c.pre], c.delay)
+        if c.symmetric:
+            depth[c.post] = max(depth[c.post], c.delay)
+    for b in graph.buffers:
+        depth[b.population] = max(depth[b.population], b.depth)
+    sizes = {p.name: p.size for p in graph.populations.values()}
+    n_in = sizes.get(graph.meta.get("input"), 0)
+    parts = {
+        "delay and buffer history (depth x neurons x batch x 8 bytes)": sum(depth[p] * n for p, n in sizes.items()) * batch * 8,
+        # outputs, membranes, drives and the next state: a few copies of every neuron per sample
+        "neuron state": 4 * sum(sizes.values()) * batch * 8,
+        "spatial buffer kernels": sum(sizes[b.population] ** 2 for b in graph.buffers if b.shape) * 8,
+        "weights": sum(c.weight.size for c in graph.connections) * 8 * (2 if backend == "lava" else 1),
+        "input frames": steps * batch * n_in * 8 if spiking_inputs and (backend == "lava" or precision == "fixed") else 0,
+        "spike rasters": steps * samples * sum(sizes.values()) if raster and spiking else 0,
+    }
+    return parts
+
+
+def check_resources(graph: Graph, backend: str, samples: int, steps: int | None, spiking: bool,
+                    spiking_inputs: bool, precision: str = "float", raster: bool = False) -> None:
+    """Everything a run needs that the graph alone cannot say, checked before any work: the meta
+    keys a run reads, the step count against :data:`~neurotep.graph.validate.MAX_STEPS`, and the
+    peak memory (:func:`estimate_run_bytes`) against :data:`MAX_RUN_BYTES`. One-line errors that
+    give the estimate and the limit."""
+    graph.validate()  # meta's types and targets, and every static bound (depths, delays, sizes)
+    for key, what in (("input", "the input population"), ("output", "the population read out")):
+        if key not in graph.meta:
+            raise GraphError(f"graph meta: no {key!r} key ({what}); this graph is not a runnable model: "
+                             "train one with `neurotep train VARIANT --out DIR`")
+    if steps is not None and (isinstance(steps, bool) or not isinstance(steps, numbers.Integral)
+                              or not 1 <= steps <= MAX_STEPS):
+        raise NeurotepError(f"--steps must be an int between 1 and {MAX_STEPS}, got {steps!r}")
+    total_steps = run_steps(graph, steps, spiking)
+    if total_steps > MAX_STEPS:
+        raise NeurotepError(f"the run would take {total_steps} steps, over the limit of {MAX_STEPS}: give fewer --steps")
+    parts = estimate_run_bytes(graph, backend, samples, total_steps, spiking, spiking_inputs, precision, raster)
+    total = sum(parts.values())
+    if total > MAX_RUN_BYTES:
+        big = max(parts, key=parts.get)
+        batch = samples if backend == "torch" else min(samples, LAVA_BATCH)
+        raise NeurotepError(
+            f"this run would need about {_size_words(total)} of memory ({big}: {_size_words(parts[big])}; "
+            f"batch {batch}, {total_steps} steps), over the {_size_words(MAX_RUN_BYTES)} limit per run: "
+            "run fewer --samples or --steps, or a model with shallower buffers and delays")
 
 
 def _run_torch(g, x, ids, steps, spiking, spiking_inputs, device, raster):

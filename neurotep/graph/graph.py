@@ -13,7 +13,9 @@ class Graph:
     """A spiking process graph plus its parameters.
 
     ``meta`` carries free-form JSON-serialisable facts about the network (the variant that built
-    it, its hyperparameters, training metrics); backends ignore it.
+    it, its hyperparameters, training metrics). The keys neurotep reads back (``input``,
+    ``output``, ``relaxation``, ``hyperparameters``, ``spiking``, a variant's ``levels``,
+    ``sequence``, ``errors``...) are checked by :func:`~neurotep.graph.validate.check_meta`.
     """
 
     populations: dict[str, Population] = field(default_factory=dict)
