@@ -147,13 +147,7 @@ def estimate_run_bytes(graph: Graph, backend: str, samples: int, steps: int, spi
     sample; an N-D buffer holds a ``neurons x neurons`` kernel; Lava and fixed-point runs encode
     the Poisson input frames up front; rasters keep one byte per neuron, step and sample."""
     batch = samples if backend == "torch" else min(samples, LAVA_BATCH)
-    depth = {p: 1 for p in graph.populations}
-    for c in graph.connections:
-        depth[c.pre] = max(depth[c.pre], c.delay)
-        if c.symmetric:
-            depth[c.post] = max(depth[c.post], c.delay)
-    for b in graph.buffers:
-        depth[b.population] = max(depth[b.population], b.depth)
+    depth = graph.history_depth()
     sizes = {p.name: p.size for p in graph.populations.values()}
     n_in = sizes.get(graph.meta.get("input"), 0)
     parts = {

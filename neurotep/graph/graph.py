@@ -68,6 +68,18 @@ class Graph:
             if c.symmetric and c.pre == population:
                 yield c, True
 
+    def history_depth(self) -> dict[str, int]:
+        """How many past outputs each population must keep: its longest outgoing delay (both
+        directions of a symmetric connection) or its buffer's depth, at least 1."""
+        depth = {p: 1 for p in self.populations}
+        for c in self.connections:
+            depth[c.pre] = max(depth[c.pre], c.delay)
+            if c.symmetric:
+                depth[c.post] = max(depth[c.post], c.delay)
+        for b in self.buffers:
+            depth[b.population] = max(depth[b.population], b.depth)
+        return depth
+
     def emits_graded(self, population: str, spiking_inputs: bool) -> bool:
         """Whether ``population`` sends graded values (rate units, or inputs fed as currents)
         rather than spikes: it decides graded messages on Lava and MAC vs AC counting."""

@@ -115,14 +115,7 @@ class TorchNetwork(torch.nn.Module):
         self._incoming = {p: list(graph.incoming(p)) for p in graph.populations}
         self._order = _update_order(graph)
         # Each population keeps as many past outputs as its longest outgoing delay or buffer needs.
-        depth = {p: 1 for p in graph.populations}
-        for c in graph.connections:
-            depth[c.pre] = max(depth[c.pre], c.delay)
-            if c.symmetric:
-                depth[c.post] = max(depth[c.post], c.delay)
-        for b in graph.buffers:
-            depth[b.population] = max(depth[b.population], b.depth)
-        self.history_depth = depth
+        self.history_depth = graph.history_depth()
         # Global neuron offsets key the counter-based generator per population.
         offsets, n = {}, 0
         for p in graph.populations.values():
