@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from neurotep.backends.torch import Recording, TorchNetwork
+from neurotep.backends.torch import TorchNetwork
 from neurotep.backends.torch.fixed import FixedNetwork
 from neurotep.data import Dataset, check_batch, poisson_spikes_torch, rate_encode
 from neurotep.data.encoders import ENCODINGS
@@ -20,6 +20,7 @@ from neurotep.graph.validate import MAX_STEPS
 from neurotep.graph.transforms import rate_to_spiking
 from neurotep.learning.eqprop import EqPropConfig
 from neurotep.quantize import encode_input, quantize
+from neurotep.recording import Recording, merge, save_recording
 
 BACKENDS = ("torch", "lava")
 PRECISIONS = ("float", "fixed")
@@ -268,18 +269,7 @@ def _run_lava(g, x, ids, steps, spiking, spiking_inputs, precision, raster, on_c
                                    raster=raster, on_chip=on_chip)
         preds.append(readout["mean" if spiking else "last"].argmax(1).numpy())
         recs.append(rec)
-    return np.concatenate(preds), _merge(recs) if spiking else None, steps
-
-
-def _merge(recs: list[Recording]) -> Recording:
-    """Recordings of consecutive batches as one."""
-    first = recs[0]
-    return Recording(
-        per_step={p: sum(r.per_step[p] for r in recs) for p in first.per_step},
-        per_neuron={p: sum(r.per_neuron[p] for r in recs) for p in first.per_neuron},
-        per_sample={p: torch.cat([r.per_sample[p] for r in recs]) for p in first.per_sample},
-        raster={p: torch.cat([r.raster[p] for r in recs], dim=1) for p in first.raster},
-    )
+    return np.concatenate(preds), merge(recs) if spiking else None, steps
 
 
 def save_run(res: RunOutput, run_dir) -> None:
@@ -298,12 +288,3 @@ def save_run(res: RunOutput, run_dir) -> None:
     save_graph(res.graph, run_dir / "graph")
     if res.recording is not None:
         save_recording(res.recording, run_dir / "spikes.npz")
-
-
-def save_recording(rec: Recording, path) -> None:
-    """Spike counts (and rasters when recorded) as an NPZ of plain arrays."""
-    arrays = {}
-    for kind in ("per_step", "per_neuron", "per_sample", "raster"):
-        for name, arr in getattr(rec, kind).items():
-            arrays[f"{kind}/{name}"] = arr.cpu().numpy()
-    np.savez_compressed(path, **arrays)

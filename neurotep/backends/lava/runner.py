@@ -14,10 +14,10 @@ import numpy as np
 import torch
 
 from neurotep.backends.lava.isolate import job_dir, reap, run_worker
-from neurotep.backends.torch import Recording
 from neurotep.errors import BackendError
 from neurotep.graph import Graph, save_graph
 from neurotep.neurons.fixed import GRADED_BITS
+from neurotep.recording import Recording
 
 TAGS = {"float": "floating_pt", "fixed": "fixed_pt"}
 DEFAULT_TIMEOUT = 1800.0

@@ -8,7 +8,8 @@ from typing import Callable
 
 import torch
 
-from neurotep.backends.torch.network import Recording, resolve_device
+from neurotep.backends.torch.network import resolve_device
+from neurotep.recording import Recording
 from neurotep.neurons import RingBuffer
 from neurotep import rng
 from neurotep.neurons.fixed import (GRADED_BITS, lif_fixed_step, noise_fixed, rate_fixed_step, shift, stochastic_fixed_step,

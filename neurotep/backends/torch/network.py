@@ -15,7 +15,7 @@ writes down); the other neuron models call the shared dynamics in :mod:`neurotep
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import snntorch as snn
@@ -26,6 +26,7 @@ from neurotep.errors import BackendError
 from neurotep.graph import NEURON_MODELS, RATE_MODELS, SPIKING_MODELS, Graph
 from neurotep.neurons import RingBuffer, rate_step, stochastic_step, torus_feedback
 from neurotep.neurons.rate import noise_scale
+from neurotep.recording import Recording
 
 
 def resolve_device(name: str | None) -> torch.device:
@@ -62,18 +63,6 @@ class SimState:
     def fork(self) -> "SimState":
         """A copy that can advance independently (e.g. the two nudged phases from one free state)."""
         return SimState(self.t, dict(self.out), dict(self.v), {k: rb.copy() for k, rb in self.hist.items()})
-
-
-@dataclass
-class Recording:
-    """Spike counts of a run. ``per_step[p]``: spikes of population ``p`` at each step summed over
-    the batch, shape (T,); ``per_neuron[p]``: totals per neuron, (N,); ``per_sample[p]``: totals
-    per sample, (B,); ``raster[p]``: (T, B, N) bool when asked for."""
-
-    per_step: dict[str, torch.Tensor] = field(default_factory=dict)
-    per_neuron: dict[str, torch.Tensor] = field(default_factory=dict)
-    per_sample: dict[str, torch.Tensor] = field(default_factory=dict)
-    raster: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 class TorchNetwork(torch.nn.Module):
