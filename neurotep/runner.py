@@ -278,13 +278,19 @@ def save_run(res: RunOutput, run_dir) -> None:
     from pathlib import Path
 
     from neurotep.graph import save_graph
+    from neurotep.membranes import membrane_updates
     from neurotep.outputs import write_json
+    from neurotep.placement import core_counts
 
     run_dir = Path(run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     # The sample ids let the profiler replay the counter-based draws (e.g. count open gates exactly).
     ids = {} if res.sample_ids is None else {"sample_ids": [int(i) for i in res.sample_ids]}
-    write_json(run_dir / "run.json", {**res.summary, **ids})
+    # What the profiler needs a backend for, computed here so that it reads recordings only:
+    # NeuroBench's exact MembraneUpdates (a replay on the torch path) and neuro-cores per population.
+    derived = {"membrane_updates": membrane_updates(res.graph, res.summary, res.recording),
+               "cores": core_counts(res.graph)}
+    write_json(run_dir / "run.json", {**res.summary, **ids, **derived})
     save_graph(res.graph, run_dir / "graph")
     if res.recording is not None:
         save_recording(res.recording, run_dir / "spikes.npz")

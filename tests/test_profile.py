@@ -171,7 +171,7 @@ def test_cli_prints_summary_and_json(tiny_run, capsys):
     ("no_run_json", "no run.json"),
     ("no_graph", "no graph/"),
     ("no_spikes", "without spikes.npz"),
-    ("bad_json", "invalid JSON"),
+    ("bad_json", "not valid JSON"),
     ("bad_npz", "corrupt"),
 ])
 def test_bad_input_is_one_line(tiny_run, tmp_path, case, match):
@@ -312,12 +312,12 @@ def test_neurobench_parity(tmp_path, encoding):
     assert gpu["energy_joules"] == pytest.approx(ref["SynapticOperations"]["Dense"] * 4.6e-12, rel=1e-12)
     # Delay-0 connections have no Lava form: the Loihi model falls back to one core per population.
     assert any("one core of its own" in a for a in profile_run(run_dir, "loihi2")["assumptions"])
-    if encoding == "poisson":  # without the raster, MembraneUpdates falls back to its bound and says so
-        with np.load(run_dir / "spikes.npz") as z:
-            arrays = {k: z[k] for k in z.files if not k.startswith("raster/")}
-        np.savez_compressed(run_dir / "spikes.npz", **arrays)
+    if encoding == "poisson":  # saved without the raster, MembraneUpdates falls back to its bound and says why
+        rec.raster.clear()
+        save_run(RunOutput(summary, rec, g), run_dir)
         again = profile_run(run_dir, "45nm")["neurobench"]
         assert again["MembraneUpdates"] == bound and not again["MembraneUpdates_exact"]
+        assert any("no input spike raster" in n for n in again["notes"])
         assert again["SynapticOperations"] == ref["SynapticOperations"]
 
 
@@ -337,3 +337,74 @@ def test_profiles_a_run_written_by_run_model(tmp_path):
     assert doc["counts"]["h0"]["op_kind"] == "mixed" and doc["counts"]["y"]["op_kind"] == "AC"
     assert doc["neurobench"]["MembraneUpdates_exact"] and doc["energy_joules"] > 0
     assert any("map_to_cores" in a for a in doc["assumptions"])
+    run = json.loads((tmp_path / "run" / "run.json").read_text())  # what the runner computed for the profiler
+    assert run["membrane_updates"]["total"] == doc["neurobench"]["MembraneUpdates"] * s["samples"]
+    assert set(run["cores"]) == {"loihi2", "loihi"} and run["cores"]["loihi2"]["cores"]["x"] == 0
+    assert run["cores"]["loihi2"]["note"] in doc["assumptions"]
+
+
+def test_run_directory_without_the_runners_fields(tmp_path):
+    """A run directory written before run.json carried membrane_updates and cores still profiles:
+    MembraneUpdates falls back to NeuroBench's upper bound and the Loihi models to one core per
+    non-input population, each saying why; everything else is unchanged."""
+    from neurotep.data import load_dataset
+    from neurotep.runner import run_model
+    from neurotep.variants import base
+
+    res = run_model(base.build(hidden=(12,)), load_dataset("digits"), samples=3, steps=10, spiking=True, raster=True)
+    new, old = tmp_path / "new", tmp_path / "old"
+    save_run(res, new)
+    save_run(res, old)
+    run = json.loads((old / "run.json").read_text())
+    del run["membrane_updates"], run["cores"]
+    (old / "run.json").write_text(json.dumps(run))
+    for hw in HARDWARE:
+        a, b = profile_run(new, hw), profile_run(old, hw)
+        assert a["counts"] == b["counts"] and a["run"] == b["run"], hw
+        na, nb = a["neurobench"], b["neurobench"]
+        assert na["MembraneUpdates_exact"] and not nb["MembraneUpdates_exact"]
+        assert nb["MembraneUpdates"] == 10 * 12 >= na["MembraneUpdates"]  # steps x spiking neurons, per sample
+        assert any("run.json holds no membrane_updates" in n and "upper bound" in n for n in nb["notes"])
+        assert {k: v for k, v in na.items() if not k.startswith("MembraneUpdates") and k != "notes"} == \
+               {k: v for k, v in nb.items() if not k.startswith("MembraneUpdates") and k != "notes"}
+        if hw in ("loihi", "loihi2"):  # this graph maps to one core per population: the same energy
+            assert any("run.json holds no cores" in n and "one core of its own" in n for n in b["assumptions"])
+            assert b["energy_joules"] == a["energy_joules"]
+        else:
+            assert a == {**b, "neurobench": a["neurobench"]}
+
+
+@pytest.mark.parametrize("field,value", [
+    ("membrane_updates", {"total": -1, "how": "x"}),
+    ("membrane_updates", {"total": 10 ** 9, "how": "x"}),
+    ("membrane_updates", {"how": "x"}),
+    ("membrane_updates", 5),
+    ("cores", {"loihi2": {"cores": {"x": 0}, "note": "x"}}),
+    ("cores", {"loihi2": {"cores": {"x": 0, "h": 1, "y": True}, "note": "x"}}),
+    ("cores", [1]),
+])
+def test_bad_runner_fields_are_one_line(tiny_run, field, value):
+    run = json.loads((tiny_run / "run.json").read_text())
+    run[field] = value
+    (tiny_run / "run.json").write_text(json.dumps(run))
+    with pytest.raises(NeurotepError, match=f"run.json: {field}") as e:
+        profile_run(tiny_run, "loihi2")
+    assert "\n" not in str(e.value)
+
+
+def test_profiler_imports_no_backend():
+    """The profiler reads recordings, never Lava or torch objects: no module of neurotep.profile
+    imports a backend or the runner (which replays runs and maps them onto cores when saving),
+    not even inside a function."""
+    import ast
+    from pathlib import Path
+
+    import neurotep.profile
+
+    banned = ("neurotep.backends", "neurotep.runner", "neurotep.membranes", "neurotep.placement", "torch", "lava")
+    for f in sorted(Path(neurotep.profile.__file__).parent.glob("*.py")):
+        for node in ast.walk(ast.parse(f.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            bad = [n for n in names if n in banned or n.startswith(tuple(b + "." for b in banned))]
+            assert not bad, f"{f.name}:{node.lineno} imports {bad}"

@@ -1,7 +1,8 @@
 """Operation counts of a run directory, per inference (one test sample) and per population.
 
 The run directory is read by :mod:`neurotep.profile.rundir` (its layout is described there);
-NeuroBench's exact MembraneUpdates total comes from :mod:`neurotep.profile.replay`.
+NeuroBench's exact MembraneUpdates total is read from ``run.json``, where the runner records it
+(:mod:`neurotep.membranes` replays the run when it is saved).
 
 Definitions (every count below is divided by ``samples``: per inference):
 
@@ -48,8 +49,7 @@ from typing import Any
 import numpy as np
 
 from neurotep.graph import SPIKING_MODELS, Graph
-from neurotep.profile.replay import replay_membrane_updates
-from neurotep.profile.rundir import SPIKES_NPZ, ProfileError, load_run, read_sample_ids
+from neurotep.profile.rundir import SPIKES_NPZ, ProfileError, load_run, read_membrane_updates, read_sample_ids
 
 SPIKE, GRADED = "spike", "graded"
 
@@ -254,7 +254,7 @@ def count_run(run_dir: str | Path) -> RunCounts:
     nonzero = sum(spike_totals[p] for p in spiking_pops)
     mem_total, mem_how = None, "no spiking populations"
     if spiking_pops:
-        mem_total, mem_how = replay_membrane_updates(graph, run, spikes, spiking_pops, events)
+        mem_total, mem_how = read_membrane_updates(run, path, activations)
     totals = {"effective_acs": ac_total, "effective_macs": mac_total, "dense": dense_total,
               "activations": activations, "nonzero_activations": nonzero,
               "membrane_updates": mem_total, "membrane_updates_how": mem_how,

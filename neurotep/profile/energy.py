@@ -7,8 +7,10 @@ source and status); this module only multiplies counts by them:
   effective synaptic operations (and toroidal-buffer taps) x synaptic op energy + neuron updates,
   active (the neuron spiked that step; graded units every step) x active energy and the rest x
   inactive energy + spike messages x within-tile energy + messages that leave their core x one
-  tile hop + learning updates x synaptic update energy. Cores come from
-  ``map_to_cores(compile_graph(graph, batch=1), profile)``.
+  tile hop + learning updates x synaptic update energy. Cores per population are read from
+  ``run.json`` (``cores``), where the runner records ``map_to_cores(compile_graph(graph, batch=1),
+  chip)`` when it saves the run (:mod:`neurotep.placement`); a run directory written before gets
+  one core per non-input population.
 * ``gpu-dense``: dense operations (every weight every step, buffer taps included) x fp32 MAC.
 * ``45nm``: effective ACs x fp32 add + effective MACs x fp32 MAC.
 """
@@ -28,6 +30,7 @@ import numpy as np
 
 from neurotep.profile.counts import SPIKE, ProfileError, RunCounts, count_run
 from neurotep.profile.neurobench import neurobench_metrics
+from neurotep.profile.rundir import OLD_RUN, read_cores
 
 HARDWARE = ("loihi2", "loihi", "gpu-dense", "45nm")
 PROFILE_JSON = "profile.json"
@@ -89,20 +92,11 @@ class _Ledger:
 # -- core placement and spike messages (Loihi models) --------------------------------------------
 def _cores(counts: RunCounts, profile: str) -> tuple[dict[str, int], str]:
     """Neuro-cores per population and a sentence on where they come from."""
-    g = counts.graph
-    try:
-        from neurotep.backends.lava.plan import compile_graph
-        from neurotep.hardware import map_to_cores
-
-        cmap = map_to_cores(compile_graph(g, batch=1), profile)
-        cores = {r.population: int(r.cores) for r in cmap.populations}
-        return ({p.name: cores.get(p.name, 0 if p.model == "input" else 1) for p in g.populations.values()},
-                f"cores per population from neurotep's {cmap.title} mapping (map_to_cores): "
-                + ", ".join(f"{k} {v}" for k, v in cores.items()))
-    except Exception as e:  # e.g. delay-0 connections, which Lava cannot express
-        why = str(e).split(";")[0][:160]
-        return ({p.name: 0 if p.model == "input" else 1 for p in g.populations.values()},
-                f"no core mapping ({why}): each non-input population is assumed to sit on one core of its own")
+    found = read_cores(counts.run, profile, counts.graph, counts.run_dir)
+    if found is not None:
+        return found
+    return ({p.name: 0 if p.model == "input" else 1 for p in counts.graph.populations.values()},
+            f"run.json holds no cores ({OLD_RUN}): each non-input population is assumed to sit on one core of its own")
 
 
 def _blocks(n: int, k: int) -> list[tuple[int, int]]:

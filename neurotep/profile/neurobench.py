@@ -17,10 +17,11 @@ against NeuroBench's own metric classes on an equivalent snnTorch model.
   recorded values and assumes every one is nonzero (an upper bound; NeuroBench would skip the
   zeros, and classifies a step whose graded inputs happen to be all 0/+-1 as ACs).
 * ``MembraneUpdates`` (``...workload.MembraneUpdates``): per sample, over snnTorch neuron layers,
-  the membrane entries that changed at each step plus all of them at the first step. Exact when the
-  run can be replayed (a float, lif-only spiking run whose input spike raster was recorded:
-  ``neurotep run --spiking --raster``); otherwise steps x neurons, an upper bound, and the result
-  says so.
+  the membrane entries that changed at each step plus all of them at the first step. Exact when
+  ``run.json`` records it: the runner replays a float, lif-only spiking run whose input spike raster
+  was recorded (``neurotep run --spiking --raster``) when it saves it (:mod:`neurotep.membranes`);
+  otherwise steps x neurons, an upper bound, and the result says why (also for a run directory
+  written before run.json recorded the count).
 * ``ConnectionSparsity`` (``...static.ConnectionSparsity``): zero weights / all weights over the
   connection layers, computed in float32 and rounded to 4 decimals exactly as NeuroBench does. A
   symmetric connection counts as its two directions (two layers); masks are applied to the weights.

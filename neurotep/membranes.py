@@ -1,23 +1,42 @@
-"""NeuroBench's MembraneUpdates by replaying a run: the one part of the profiler that runs a network.
+"""NeuroBench's MembraneUpdates of a run, by replaying it on the torch path: computed when the run
+is saved, so that the profiler reads it from ``run.json`` and never runs a network.
 
-NeuroBench counts the membranes that changed at each step; a run directory records spikes, not
-membranes. Where the run can be replayed exactly (a float run of LIF neurons with its input spike
-rasters recorded), :func:`replay_membrane_updates` steps the recorded graph on the torch path
+NeuroBench counts the membranes that changed at each step; a run records spikes, not membranes.
+Where the run can be replayed exactly (a float run of LIF neurons with its input spike rasters
+recorded), :func:`replay_membrane_updates` steps the graph on the torch path
 (:class:`neurotep.backends.torch.TorchNetwork`, CPU) from those rasters, and accepts the count only
 when the replay reproduces every neuron's recorded spike count; otherwise it says why not, and
-NeuroBench's metric falls back to its upper bound.
+the profiler falls back to NeuroBench's upper bound.
 
-This module is separate because it breaks the rule that the profiler reads recordings, never
-Lava or torch objects: it is the profiler's only import of a backend (torch is imported only
-when a replay is attempted). It can go once the backends record the per-step membrane changes
-with the spikes.
+It sits at the runner's level, beside :mod:`neurotep.placement`, because it runs a backend: the
+profiler (:mod:`neurotep.profile`) reads recordings, never Lava or torch objects. It can go once
+the backends record the per-step membrane changes with the spikes.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from neurotep.graph import Graph
+from neurotep.graph import SPIKING_MODELS, Graph
+from neurotep.recording import Recording
+
+
+def membrane_updates(graph: Graph, summary: dict, recording: Recording | None) -> dict:
+    """``{"total": int or None, "how": sentence}`` for ``run.json``: the replayed total over the
+    whole run (all samples), or None and why not. ``summary`` is the run's ``run.json``."""
+    pops = [p.name for p in graph.populations.values() if p.model in SPIKING_MODELS]
+    if not pops:
+        return {"total": None, "how": "no spiking populations"}
+    spikes = None
+    if recording is not None:
+        spikes = {f"{kind}/{name}": t.cpu().numpy() for kind in ("per_neuron", "raster")
+                  for name, t in getattr(recording, kind).items()}
+    missing = [p for p in pops if spikes is not None and f"per_neuron/{p}" not in spikes]
+    if missing:
+        return {"total": None, "how": f"no per-neuron spike counts of {missing[0]} to check a replay against"}
+    events = {} if spikes is None else {p: np.rint(spikes[f"per_neuron/{p}"]).astype(np.int64) for p in pops}
+    total, how = replay_membrane_updates(graph, summary, spikes, pops, events)
+    return {"total": total, "how": how}
 
 
 def replay_membrane_updates(graph: Graph, run: dict, spikes: dict | None, spiking_pops: list[str],
