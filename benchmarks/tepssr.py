@@ -250,6 +250,7 @@ def _gradient(betas) -> dict:
     from neurotep.data import load_dataset, one_hot
     from neurotep.learning.bptt import bptt_gradients
     from neurotep.learning.eqprop import EqPropConfig, eqprop_gradients
+    from neurotep.learning.ssm import project_ssm, ssm_gradients
     from neurotep.variants import tepssr
 
     d = load_dataset("digits-rows")
@@ -257,7 +258,7 @@ def _gradient(betas) -> dict:
     net = TorchNetwork(g, dtype=torch.float64)
     x, t = torch.as_tensor(d.x_train[:64]), torch.as_tensor(one_hot(d.y_train[:64], 10))
     bp, _ = bptt_gradients(net, x, t, 400)
-    bp.update(tepssr.project_ssm(bp))
+    bp.update(project_ssm(bp))
     out = {}
     for beta in betas:
         cfg = EqPropConfig(beta=beta, free_steps=2000, nudge_steps=2000, tol=1e-11)
@@ -266,7 +267,7 @@ def _gradient(betas) -> dict:
             w = net.effective_weights()
             plus = net.relax({"x": x}, 2000, 1e-11, state=free.fork(), nudge=Nudge("y", beta, t), weights=w)[0].out
             minus = net.relax({"x": x}, 2000, 1e-11, state=free.fork(), nudge=Nudge("y", -beta, t), weights=w)[0].out
-        eq.update(tepssr.ssm_gradients(net, x, plus, minus, beta))
+        eq.update(ssm_gradients(net, x, plus, minus, beta))
         keys = [k for k in eq if k in bp]
         cos = {k: _cos(eq[k], bp[k]) for k in keys}
         cos["all"] = _cos(torch.cat([eq[k].double().flatten() for k in keys]),

@@ -16,6 +16,7 @@ from neurotep.data import Dataset, check_batch, poisson_spikes_torch, rate_encod
 from neurotep.data.encoders import ENCODINGS
 from neurotep.errors import BackendError, DataError, GraphError, NeurotepError
 from neurotep.graph import Graph
+from neurotep.graph.stages import frames_of, stage_parts
 from neurotep.graph.validate import MAX_STEPS
 from neurotep.graph.transforms import rate_to_spiking
 from neurotep.learning.eqprop import EqPropConfig
@@ -89,25 +90,26 @@ def run_model(graph: Graph, data: Dataset, backend: str = "torch", samples: int 
     executed_on = _executed_on(backend, device, hardware)
     x, y = data.x_test[:n], data.y_test[:n]
     inp = graph.meta["input"]
-    check_batch(x, graph.populations[inp].size * graph.meta.get("sequence", {}).get("length", 1))
-    if graph.meta.get("relaxation") == "sequence" and (precision == "fixed" or (spiking and backend == "lava")):
-        raise BackendError("sequence models (tepssr) run on Lava in rate mode and in floating point only "
-                           "(spiking mode runs on the torch path): drop --spiking / --precision fixed")
+    check_batch(x, graph.input_width(inp))
     ids = np.asarray(data.test_index[:n], dtype=np.int64)
     g = rate_to_spiking(graph, neuron=neuron) if spiking else graph
     spiking_inputs = spiking and encoding == "poisson"
+    parts = stage_parts(g)
     if precision == "fixed":
-        q = quantize(g)  # fails early, in this process, for what fixed point cannot express yet
         if not spiking:
             raise BackendError("fixed point runs the spiking mode: add --spiking")
+        for part in parts:
+            quantize(part.graph)  # fails early, in this process, for what fixed point cannot express yet
+    cfg = EqPropConfig.from_meta(g.meta)
+    steps_taken = steps or (DEFAULT_SPIKING_STEPS if spiking else cfg.free_steps)
+    play = dict(backend=backend, precision=precision, spiking=spiking, poisson=spiking_inputs, device=device,
+                raster=raster, on_chip=executed_on == "loihi2-hw", tol=cfg.tol if (steps is None and not spiking) else None)
     t0 = time.perf_counter()
-    if backend == "torch" and precision == "fixed":
-        pred, rec, steps_taken = _run_torch_fixed(q, x, ids, steps, spiking_inputs, device, raster)
-    elif backend == "torch":
-        pred, rec, steps_taken = _run_torch(g, x, ids, steps, spiking, spiking_inputs, device, raster)
-    else:
-        pred, rec, steps_taken = _run_lava(g, x, ids, steps, spiking, spiking_inputs, precision, raster,
-                                           on_chip=executed_on == "loihi2-hw")
+    chunk = len(x) if backend == "torch" else LAVA_BATCH  # Lava: one simulation per batch of LAVA_BATCH copies
+    outs = [_play_stages(g, parts, x[i:i + chunk], ids[i:i + chunk], steps_taken, play) for i in range(0, len(x), chunk)]
+    pred = np.concatenate([o[0] for o in outs]).argmax(1)
+    rec = merge([o[1] for o in outs]) if spiking else None
+    steps_taken = outs[0][2]
     wall = time.perf_counter() - t0
     pops = {}
     for p in g.populations.values():
@@ -121,6 +123,8 @@ def run_model(graph: Graph, data: Dataset, backend: str = "torch", samples: int 
         variant=graph.meta.get("variant"), dataset=data.name, samples=n, steps=int(steps_taken),
         test_accuracy=float((pred == y).mean()), spikes_total=int(sum(p["spikes"] for p in pops.values())),
         wall_seconds=wall, populations=pops,
+        **({"stages": [{"name": pt.stage.name, "steps": int(pt.stage.steps or steps_taken), "recorded": pt is parts[-1]}
+                       for pt in parts]} if g.stages else {}),
     )
     return RunOutput(summary, rec, g, ids)
 
@@ -142,8 +146,7 @@ def run_steps(graph: Graph, steps: int | None, spiking: bool) -> int:
     """The steps a run takes at most: ``steps``, else 200 spiking steps or the model's
     ``free_steps``; a sequence model (TEP-SSR) also feeds its sequence first."""
     n = steps or (DEFAULT_SPIKING_STEPS if spiking else EqPropConfig.from_meta(graph.meta).free_steps)
-    seq = graph.meta.get("sequence") if graph.meta.get("relaxation") == "sequence" else None
-    return n + (int(seq["length"]) + 1 if seq else 0)
+    return n + graph.fixed_steps()
 
 
 def estimate_run_bytes(graph: Graph, backend: str, samples: int, steps: int, spiking: bool,
@@ -204,72 +207,90 @@ def torch_dtype(device: str) -> torch.dtype:
     return torch.float32 if str(device).startswith("cuda") else torch.float64
 
 
-def _run_torch(g, x, ids, steps, spiking, spiking_inputs, device, raster):
-    inp, out = g.meta["input"], g.meta["output"]
-    if spiking and g.meta.get("relaxation") == "sequence":  # TEP-SSR: graded SSM first, then the spiking block
-        from neurotep.variants.tepssr import run_spiking
+# -- playing a graph: its stages one after another, each a plain graph on the chosen backend ------
+def _play_stages(g: Graph, parts: list, x: np.ndarray, ids: np.ndarray, steps: int, play: dict):
+    """Run every stage of ``g`` (one part for an unstaged graph) on ``x``: each earlier stage's
+    handed-over population enters the later ones as a held, graded input (the same path as any
+    static input: :mod:`neurotep.graph.stages`). Returns (readout, Recording of the last stage,
+    steps the last stage took)."""
+    held: dict[str, np.ndarray] = {}
+    for part in parts[:-1]:
+        if part.handover is not None:
+            held[part.handover] = _play_part(g, part, x, ids, int(part.stage.steps), held, play, final=False)[0]
+    return _play_part(g, parts[-1], x, ids, steps, held, play, final=True)
 
-        return run_spiking(g, x, ids, steps or DEFAULT_SPIKING_STEPS, spiking_inputs, device, raster)
-    net = TorchNetwork(g, device=device, dtype=torch_dtype(device))
-    xt = torch.as_tensor(x, device=net.device_, dtype=net.dtype)
-    if spiking:
-        steps = steps or DEFAULT_SPIKING_STEPS
-        tid = torch.as_tensor(ids, device=net.device_)
-        if spiking_inputs:
-            def input_fn(t):
-                return {inp: poisson_spikes_torch(xt, t, ENCODER_SEED, tid)}
+
+def _part_frames(g: Graph, part, x: np.ndarray, steps: int, held: dict) -> dict[str, np.ndarray]:
+    """(frames, B, N) float64 per input of the part: the data input's frames from its stream (or
+    the static input), a held population's final output (zero before its stage has run)."""
+    frames = {}
+    for p in part.graph.inputs():
+        if p.name in part.held:
+            v = held.get(p.name)
+            frames[p.name] = (np.zeros((len(x), p.size)) if v is None else np.asarray(v, dtype=np.float64))[None]
         else:
-            def input_fn(t):
-                return {inp: xt}
-        _, rec, y_mean = net.run(input_fn, steps, len(x), sample_ids=tid, raster=raster, readout=out,
-                                 spiking_inputs=spiking_inputs)
-        pred = y_mean.argmax(1).cpu().numpy()
-    else:
-        cfg = EqPropConfig.from_meta(g.meta)
+            frames[p.name] = np.asarray(frames_of(g, p.name, x, part.offset, steps), dtype=np.float64)
+    return frames
+
+
+def _play_part(g: Graph, part, x, ids, steps, held, play, final):
+    pg, frames = part.graph, _part_frames(g, part, x, steps, held)
+    encoded = play["poisson"] and part.stage.encoded and play["spiking"]
+    if encoded and any(len(f) > 1 for p, f in frames.items() if not pg.emits_graded(p, True)):
+        raise BackendError(f"stage {part.stage.name!r}: Poisson-encoding an input that changes during the stage "
+                           "is not supported yet; use --encoding current")
+    run = {"torch": _part_torch_fixed if play["precision"] == "fixed" else _part_torch, "lava": _part_lava}[play["backend"]]
+    return run(pg, frames, ids, steps, encoded, play, final)
+
+
+def _encode(pg: Graph, frames: dict, ids, steps: int, encoded: bool, fixed: bool) -> dict[str, np.ndarray]:
+    """Frames as the sources play them: Poisson spikes for encoded inputs, integers in fixed point."""
+    out = {}
+    for p, f in frames.items():
+        spikes = encoded and not pg.emits_graded(p, True)
+        f = rate_encode(f[0], steps, ENCODER_SEED, ids) if spikes else f
+        out[p] = encode_input(f, spikes) if fixed else f.astype(np.float64)
+    return out
+
+
+def _part_torch(pg, frames, ids, steps, encoded, play, final):
+    net = TorchNetwork(pg, device=play["device"], dtype=torch_dtype(play["device"]))
+    ft = {p: torch.as_tensor(f, device=net.device_, dtype=net.dtype) for p, f in frames.items()}
+    out = pg.meta["output"]
+    if final and not play["spiking"]:  # rate mode: relax the last stage with its inputs held
         with torch.no_grad():
-            st, steps = net.relax({inp: xt}, steps or cfg.free_steps, cfg.tol if steps is None else None)
-        pred, rec = st.out[out].argmax(1).cpu().numpy(), None
+            st, steps = net.relax({p: f[0] for p, f in ft.items()}, steps, play["tol"])
+        return st.out[out].cpu().numpy(), None, steps
+    tid = torch.as_tensor(ids, device=net.device_)
+    spikes = {p for p in ft if encoded and not pg.emits_graded(p, True)}
+
+    def input_fn(t):
+        return {p: poisson_spikes_torch(f[t % len(f)], t, ENCODER_SEED, tid) if p in spikes else f[t % len(f)]
+                for p, f in ft.items()}
+
+    st, rec, mean = net.run(input_fn, steps, len(ids), sample_ids=tid, raster=play["raster"] and final,
+                            readout=out, spiking_inputs=encoded)
     if net.device_.type == "cuda":
         torch.cuda.synchronize()
-    return pred, rec, steps
+    return (mean if final else st.out[out]).cpu().numpy(), rec, steps
 
 
-def _spike_frames(x, steps, ids, spiking_inputs) -> np.ndarray:
-    """Input frames (frames, B, N): Poisson spike trains, or one frame of currents."""
-    return rate_encode(x, steps, ENCODER_SEED, ids) if spiking_inputs else x[None]
+def _part_torch_fixed(pg, frames, ids, steps, encoded, play, final):
+    net = FixedNetwork(quantize(pg), device=play["device"], spiking_inputs=encoded)
+    ft = {p: torch.as_tensor(f, device=net.device_) for p, f in _encode(pg, frames, ids, steps, encoded, True).items()}
+    rec, mean, last = net.run(lambda t: {p: f[t % len(f)] for p, f in ft.items()}, steps, len(ids),
+                              raster=play["raster"] and final, readout=pg.meta["output"], spiking_inputs=encoded,
+                              sample_ids=torch.as_tensor(ids, device=net.device_), last=True)
+    return (mean if final else last).cpu().numpy(), rec, steps
 
 
-def _run_torch_fixed(q, x, ids, steps, spiking_inputs, device, raster):
-    steps = steps or DEFAULT_SPIKING_STEPS
-    net = FixedNetwork(q, device=device, spiking_inputs=spiking_inputs)
-    frames = torch.as_tensor(encode_input(_spike_frames(x, steps, ids, spiking_inputs), spiking_inputs), device=net.device_)
-    inp = q.graph.meta["input"]
-    rec, y_mean = net.run(lambda t: {inp: frames[t % len(frames)]}, steps, len(x), raster=raster,
-                          readout=q.graph.meta["output"], spiking_inputs=spiking_inputs,
-                          sample_ids=torch.as_tensor(ids, device=net.device_))
-    return y_mean.argmax(1).cpu().numpy(), rec, steps
-
-
-def _run_lava(g, x, ids, steps, spiking, spiking_inputs, precision, raster, on_chip=False):
+def _part_lava(pg, frames, ids, steps, encoded, play, final):
     from neurotep.backends.lava.runner import run_lava
 
-    inp = g.meta["input"]
-    steps = steps or (DEFAULT_SPIKING_STEPS if spiking else EqPropConfig.from_meta(g.meta).free_steps)
-    if g.meta.get("relaxation") == "sequence":  # TEP-SSR: the SSM run, then the block run (rate mode)
-        from neurotep.variants.tepssr import run_lava_sequence
-
-        ys = [run_lava_sequence(g, x[i:i + LAVA_BATCH], ids[i:i + LAVA_BATCH], steps)[0] for i in range(0, len(x), LAVA_BATCH)]
-        return np.concatenate(ys).argmax(1), None, steps
-    preds, recs = [], []
-    for i in range(0, len(x), LAVA_BATCH):
-        xb, idb = x[i:i + LAVA_BATCH], ids[i:i + LAVA_BATCH]
-        data = _spike_frames(xb, steps, idb, spiking_inputs)
-        data = encode_input(data, spiking_inputs) if precision == "fixed" else data.astype(np.float64)
-        rec, readout, _ = run_lava(g, {inp: data}, steps, idb, spiking_inputs=spiking_inputs, precision=precision,
-                                   raster=raster, on_chip=on_chip)
-        preds.append(readout["mean" if spiking else "last"].argmax(1).numpy())
-        recs.append(rec)
-    return np.concatenate(preds), merge(recs) if spiking else None, steps
+    data = _encode(pg, frames, ids, steps, encoded, play["precision"] == "fixed")
+    rec, readout, _ = run_lava(pg, data, steps, ids, spiking_inputs=encoded, precision=play["precision"],
+                               raster=play["raster"] and final, on_chip=play["on_chip"])
+    return readout["mean" if final and play["spiking"] else "last"].numpy(), rec, steps
 
 
 def save_run(res: RunOutput, run_dir) -> None:

@@ -97,7 +97,7 @@ CASES = {
     "unknown-param": (_set((H + ".params", "tau"), 2.0),
                       r"^population 'h': unknown parameter 'tau' .*\(allowed: damping, gate, seed, noise, noise_decay, noise_steps, noise_gain\)"),
     "input-param": (_set(("populations.x.params", "damping"), 0.5),
-                    r"^population 'x': unknown parameter 'damping' .*allowed: none"),
+                    r"^population 'x': unknown parameter 'damping' .*allowed: graded"),
     "nan-param": (_set((H + ".params", "damping"), NAN),
                   r"^population 'h': parameter 'damping' must be a finite number, got nan"),
     "inf-param": (_set((H + ".params", "damping"), INF), r"'damping' must be a finite number"),
@@ -345,8 +345,8 @@ def test_truncated(tmp_path, saved):
 
 
 def test_bad_json_format_and_version(saved):
-    _edit_json(saved, format_version=2)
-    _load_fails(saved, r"unsupported format_version 2 \(supported: 1\)")
+    _edit_json(saved, format_version=3)
+    _load_fails(saved, r"unsupported format_version 3 \(supported: 1, 2\)")
     _edit_json(saved, format_version=1, format="other-graph")
     _load_fails(saved, r"wrong format 'other-graph', expected 'neurotep-graph'")
     (saved / "graph.json").write_text('{"format": "neurotep-graph", ')

@@ -144,9 +144,9 @@ def test_coarse_to_fine_counts_its_stages():
         # a tiny budget still gives the full pyramid at least half of it
         _, small = relax_info(net, {"x": x}, 12, 1e-12)
         assert small.steps == 12 and small.stage_steps[-1] >= 6
-    with pytest.raises(BackendError, match="known methods are plain, anderson, coarse_to_fine, sequence"):
+    with pytest.raises(BackendError, match="known methods are plain, anderson, coarse_to_fine"):
         get_solver("multigrid")
-    assert set(SOLVERS) == {"anderson", "coarse_to_fine", "sequence"}
+    assert set(SOLVERS) == {"anderson", "coarse_to_fine"}
     with pytest.raises(BackendError, match="meta\\['levels'\\]"):
         TorchNetwork(base.build(n_in=4, n_out=2, hidden=(5,))).relax({"x": torch.rand(2, 4)}, 10, 1e-3,
                                                                          method="coarse_to_fine")

@@ -14,6 +14,11 @@ from neurotep.errors import BackendError, DataError, GraphError
 from neurotep.learning.bptt import bptt_gradients
 from neurotep.learning.eqprop import EqPropConfig, eqprop_gradients
 from neurotep.learning.train import predict, train
+from neurotep.graph import load_graph, save_graph
+from neurotep.graph.stages import stage_parts
+from neurotep.learning.constraints import spectral_normalise
+from neurotep.learning.ssm import project_ssm, ssm_gradients
+from neurotep.neurons.s4d import modes_of
 from neurotep.variants import get, tepssr
 
 
@@ -37,8 +42,8 @@ def small(n_in=64, feats=8, **kw):
 
 def z_closed_form(g, x):
     """z_L = sum_t lambda^(L-1-t) b . u_t in complex numpy, as (Re, Im) pairs."""
-    L, F = g.meta["sequence"]["length"], g.meta["sequence"]["features"]
-    lam = tepssr.modes_of(g.connection("A_s").weight)
+    L, F = g.stream_of("x").length, g.populations["x"].size
+    lam = modes_of(g.connection("A_s").weight)
     b = g.connection("B_x_s").weight[0::2]
     xs = x.reshape(len(x), L, F)
     z = sum(lam[None] ** (L - 1 - t) * (xs[:, t] @ b.T) for t in range(L))
@@ -66,9 +71,11 @@ def test_sequence_datasets(rows):
 # -- builder -------------------------------------------------------------------------------------------
 def test_build_structure_and_stability():
     g = get("tepssr").build(n_in=64, n_out=10, seed=0, step_features=8)
-    assert g.meta["sequence"] == {"length": 8, "features": 8} and g.meta["relaxation"] == "sequence"
+    assert [(s.population, s.length, s.every) for s in g.streams] == [("x", 8, 1)] and g.populations["x"].size == 8
+    assert [(s.name, s.active, s.steps, s.encoded) for s in g.stages] == [("feed", ("s",), 9, False),
+                                                                           ("relax", ("h", "y"), None, True)]
     A = g.connection("A_s").weight
-    lam = tepssr.modes_of(A)
+    lam = modes_of(A)
     assert len(lam) == 64 and np.abs(lam).max() < 1
     np.testing.assert_allclose(np.abs(lam), np.exp(-0.5 / 8))  # S4D-Lin, dt = 1/L
     assert np.linalg.norm(A, 2) < 1  # the SSM contracts
@@ -79,7 +86,37 @@ def test_build_structure_and_stability():
     # the bound keeps the coupling's top eigenvalue at rho < 1
     lg, sig = spec["loop_gain"], spec["bound"]
     assert (lg + np.sqrt(lg**2 + 4 * sig**2)) / 2 == pytest.approx(spec["rho"])
-    assert tepssr.build(n_in=64, step_features=None).meta["sequence"] == {"length": 1, "features": 64}
+    one = tepssr.build(n_in=64, step_features=None)
+    assert one.stream_of("x").length == 1 and one.populations["x"].size == 64
+
+
+def test_time_is_saved_with_the_graph_and_old_files_still_load(tmp_path):
+    """Format 2 saves the stream and the stages; a format-1 file (relaxation "sequence" with
+    meta.sequence/ssm/block, as TEP-SSR wrote it before) loads as the same stream and stages."""
+    import json
+
+    g = small()
+    save_graph(g, tmp_path / "new")
+    back = load_graph(tmp_path / "new")
+    assert back.streams == g.streams and back.stages == g.stages
+    doc = json.loads((tmp_path / "new" / "graph.json").read_text())
+    assert doc["format_version"] == 2
+    del doc["streams"], doc["stages"]
+    doc["format_version"] = 1
+    doc["meta"].update(relaxation="sequence", sequence={"length": 8, "features": 8}, ssm=["s"], block=["h", "y"])
+    (tmp_path / "new" / "graph.json").write_text(json.dumps(doc))
+    old = load_graph(tmp_path / "new")
+    assert old.streams == [tepssr.InputStream("x_sequence", "x", 8)] and old.stages == g.stages
+    assert "sequence" not in old.meta and old.meta["relaxation"] == "plain"
+
+
+def test_stage_parts_hold_the_ssm_as_a_graded_input():
+    parts = stage_parts(small())
+    feed, relax = (p.graph for p in parts)
+    assert set(feed.populations) == {"x", "s"} and feed.meta["output"] == "s" and parts[0].handover == "s"
+    assert relax.populations["s"].model == "input" and relax.populations["s"].params == {"graded": True}
+    assert {c.name for c in relax.connections} == {"C_s_h", "D_x_h", "W_h_y"} and parts[1].offset == 9
+    assert relax.emits_graded("s", spiking_inputs=True) and not relax.emits_graded("x", spiking_inputs=True)
 
 
 @pytest.mark.parametrize("kw, msg", [(dict(step_features=7), "divide"), (dict(state=15), "even"),
@@ -95,13 +132,13 @@ def test_feed_is_the_diagonal_ssm_and_relaxation_holds_it(rows):
     net = TorchNetwork(g, dtype=torch.float64)
     x = torch.as_tensor(rows.x_test[:5])
     with torch.no_grad():
-        st = tepssr.feed(net, tepssr.split_sequence(g, x), net.effective_weights())
+        st = net.play_stages({"x": x})
         np.testing.assert_allclose(st.out["s"].numpy(), z_closed_form(g, rows.x_test[:5]), rtol=0, atol=1e-12)
         assert not st.out["h"].any() and not st.out["y"].any()  # the block held during the sequence
         free, n = net.relax({"x": x}, 400, 1e-9)
     np.testing.assert_array_equal(free.out["s"].numpy(), st.out["s"].numpy())  # the SSM held while relaxing
     assert n < 400
-    with pytest.raises(GraphError, match="flattened"):
+    with pytest.raises(RuntimeError):  # a row that is not 8 frames of 8 values
         net.relax({"x": x[:, :60]}, 5)
 
 
@@ -110,7 +147,7 @@ def test_spectral_normalisation_after_update():
     net = TorchNetwork(g)
     with torch.no_grad():
         net.weights["W_h_y"].mul_(10.0)
-    tepssr.after_update(net)
+    spectral_normalise(net)
     sigma = float(torch.linalg.matrix_norm(net.weights["W_h_y"].detach().double(), 2))
     assert sigma == pytest.approx(g.meta["spectral"]["bound"], rel=1e-5)
 
@@ -127,9 +164,9 @@ def test_eqprop_and_trace_gradients_match_bptt(rows):
         w = net.effective_weights()
         plus = net.relax({"x": x}, 1000, 1e-11, state=free.fork(), nudge=Nudge("y", cfg.beta, t), weights=w)[0].out
         minus = net.relax({"x": x}, 1000, 1e-11, state=free.fork(), nudge=Nudge("y", -cfg.beta, t), weights=w)[0].out
-    eq.update(tepssr.ssm_gradients(net, x, plus, minus, cfg.beta))
+    eq.update(ssm_gradients(net, x, plus, minus, cfg.beta))
     bp, _ = bptt_gradients(net, x, t, 400)
-    bp.update(tepssr.project_ssm(bp))
+    bp.update(project_ssm(bp))
     for k in ("weight:C_s_h", "weight:D_x_h", "weight:W_h_y", "bias:h", "bias:y", "weight:B_x_s", "weight:A_s"):
         a, b = eq[k].double().flatten(), bp[k].double().flatten()
         assert float(a @ b / (a.norm() * b.norm())) > 0.995, k
@@ -162,8 +199,8 @@ def test_runner_rate_and_spiking(rows, tmp_path):
     assert spk.summary["populations"]["h"]["spikes"] > 0 and spk.summary["populations"]["x"]["spikes"] > 0
     save_run(spk, tmp_path / "run")
     assert (tmp_path / "run" / "spikes.npz").exists()
-    with pytest.raises(BackendError, match="rate mode"):
-        run_model(g, rows, samples=2, spiking=True, backend="lava")
+    assert spk.summary["stages"] == [{"name": "feed", "steps": 9, "recorded": False},
+                                     {"name": "relax", "steps": 40, "recorded": True}]
     with pytest.raises(DataError, match="feature count"):
         run_model(g, Dataset(rows.x_train[:, :32], rows.y_train, rows.x_test[:, :32], rows.y_test, "cut", 10,
                              rows.train_index, rows.test_index))
@@ -171,33 +208,49 @@ def test_runner_rate_and_spiking(rows, tmp_path):
 
 # -- Lava ------------------------------------------------------------------------------------------------
 @pytest.mark.slow
-def test_lava_two_stage_run_matches_torch(rows):
-    """The SSM on Lava (damped linear units + Lava synapses) equals the torch feed to float64
-    rounding; the block on Lava equals the torch block graph stepped with the same inputs from the
-    same zero state (Lava's inputs arrive through its synapses' delay, not pre-loaded as in
-    :func:`relax_sequence`), and both settle on torch's equilibrium."""
+@pytest.mark.parametrize("mode", [dict(), dict(spiking=True), dict(spiking=True, precision="fixed"),
+                                  dict(spiking=True, encoding="current")])
+def test_lava_runs_the_same_stages_as_torch(rows, mode):
+    """TEP-SSR through the runner's one path on both backends: spiking and fixed-point rasters and
+    readouts identical (torch in float64 on the CPU); the rate mode's readouts equal to the
+    relaxation's rounding (Lava's inputs arrive through a synapse's delay)."""
+    from neurotep.runner import run_model
+
     g = small()
-    x, ids = rows.x_test[:3], rows.test_index[:3]
-    y_lava, s_lava = tepssr.run_lava_sequence(g, x, ids, 120)
+    a = run_model(g, rows, samples=6, steps=60, raster=True, **mode)
+    b = run_model(g, rows, samples=6, steps=60, raster=True, backend="lava", **mode)
+    assert a.summary["test_accuracy"] == b.summary["test_accuracy"] and a.summary["stages"] == b.summary["stages"]
+    if mode:
+        assert set(a.recording.raster) == set(b.recording.raster) >= {"h"}
+        for p in a.recording.raster:
+            assert torch.equal(a.recording.raster[p], b.recording.raster[p]), p
+        assert a.summary["populations"] == b.summary["populations"]
+
+
+def test_staged_rate_run_relaxes_to_the_training_equilibrium(rows):
+    """The runner's staged play (the SSM run, its final state held as an input of the block run)
+    reaches the equilibrium the torch network's in-network stages give (what training uses)."""
+    from neurotep.runner import _play_stages
+
+    g, x = small(), rows.x_test[:3]
     net = TorchNetwork(g, dtype=torch.float64)
     with torch.no_grad():
         eq, n = net.relax({"x": torch.as_tensor(x)}, 1000, 1e-12)
-        block = TorchNetwork(tepssr.block_graph(g), dtype=torch.float64)
-        st, w = block.init_state(3), block.effective_weights()
-        inputs = {"x": torch.as_tensor(x.reshape(3, 8, 8)[:, -1]), "s": eq.out["s"]}
-        for _ in range(120):
-            st = block.step(st, inputs, w)
-    np.testing.assert_allclose(s_lava, eq.out["s"].numpy(), rtol=0, atol=1e-14)
-    np.testing.assert_allclose(y_lava, st.out["y"].numpy(), rtol=0, atol=1e-13)
+    play = dict(backend="torch", precision="float", spiking=False, poisson=False, device="cpu", raster=False,
+                on_chip=False, tol=1e-12)
+    y = _play_stages(g, stage_parts(g), x, rows.test_index[:3], 1000, play)[0]
     assert n < 1000
-    np.testing.assert_allclose(y_lava, eq.out["y"].numpy(), rtol=0, atol=1e-6)
+    np.testing.assert_allclose(y, eq.out["y"].numpy(), rtol=0, atol=1e-9)
 
 
 @pytest.mark.slow
 def test_lava_s4d_process_expresses_the_ssm(rows):
     """Lava's own S4d (complex diagonal state, float) computes the same final state."""
+    from neurotep.backends.lava.s4d import s4d_final_states
+
     g = small()
-    s = tepssr.s4d_states_lava(g, rows.x_test[:3])
+    s = s4d_final_states(rows.x_test[:3].reshape(3, 8, 8), modes_of(g.connection("A_s").weight),
+                         g.connection("B_x_s").weight)
     np.testing.assert_allclose(s, z_closed_form(g, rows.x_test[:3]), rtol=0, atol=1e-13)
 
 
@@ -209,7 +262,7 @@ def test_ssm_fixed_point_is_bit_exact_on_lava(rows):
     from neurotep.backends.torch.fixed import FixedNetwork
     from neurotep.quantize import encode_input, quantize
 
-    g = tepssr.ssm_graph(small())
+    g = stage_parts(small())[0].graph
     xs = rows.x_test[:3].reshape(3, 8, 8)
     frames = encode_input(np.concatenate([xs, xs[:, -1:]], axis=1).transpose(1, 0, 2), False)
     net, ft = FixedNetwork(quantize(g), spiking_inputs=False), torch.as_tensor(frames)

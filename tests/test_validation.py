@@ -24,6 +24,7 @@ from neurotep.errors import GraphError, ModelFileError, NeurotepError
 from neurotep.graph import Population, load_graph, save_graph
 from neurotep.graph import io as gio
 from neurotep.graph import validate as gv
+from neurotep.graph.stages import stage_parts
 from neurotep.graph.validate import validate_graph
 
 
@@ -122,12 +123,20 @@ META_CASES = {
     "levels-flat": ("mstep", _meta(levels=["x1", "h1"]), r"^graph meta\.levels: must be a non-empty list of non-empty lists"),
     "levels-input": ("mstep", _meta(levels=[["x"], ["h2", "y"]]), r"^graph meta\.levels: must name a population with dynamics"),
     # TEP-SSR
-    "sequence-type": ("tepssr", _meta(sequence=[8, 8]), r"^graph meta\.sequence: must be a dict with length and features"),
-    "sequence-length": ("tepssr", lambda g: g.meta["sequence"].update(length=0), r"^graph meta\.sequence\.length: must be an int in \[1,"),
-    "sequence-features": ("tepssr", lambda g: g.meta["sequence"].update(features=4),
-                          r"^graph meta\.sequence: has 4 features per element but input population 'x' has 8 neurons"),
-    "ssm-missing": ("tepssr", _meta(ssm=KeyError), r"^graph meta\.ssm: is missing: relaxation 'sequence' needs it"),
-    "block-unknown": ("tepssr", _meta(block=["h", "zz"]), r"^graph meta\.block: names population 'zz', which does not exist"),
+    # TEP-SSR: time in the graph (an input stream and two stages)
+    "stream-length": ("tepssr", lambda g: setattr(g.streams[0], "length", 0),
+                      r"^stream 'x_sequence': length must be an int in \[1, 100000\], got 0"),
+    "stream-not-input": ("tepssr", lambda g: setattr(g.streams[0], "population", "h"),
+                         r"^stream 'x_sequence': population 'h' is not an input population"),
+    "stream-every": ("tepssr", lambda g: setattr(g.streams[0], "every", 1.5), r"^stream 'x_sequence': every must be an int"),
+    "stage-unknown": ("tepssr", lambda g: setattr(g.stages[0], "active", ("s", "zz")),
+                      r"^stage 'feed': active population 'zz' is not a non-input population"),
+    "stage-steps": ("tepssr", lambda g: setattr(g.stages[0], "steps", 0), r"^stage 'feed': steps must be an int in \[1,"),
+    "stage-last-steps": ("tepssr", lambda g: setattr(g.stages[1], "steps", 5),
+                         r"^stage 'relax': is the last stage: its steps are the run's own"),
+    "stage-output": ("tepssr", lambda g: setattr(g.stages[1], "active", ("h",)),
+                     r"^stage 'relax': the output population 'y' must update in the last stage"),
+    "stage-twice": ("tepssr", lambda g: setattr(g.stages[1], "name", "feed"), r"^stage 'feed': needs a unique"),
     "spectral-conn": ("tepssr", lambda g: g.meta["spectral"].update(connections=["nope"]),
                       r"^graph meta\.spectral: connections must list connections of the graph"),
     # TPEqProp
@@ -159,8 +168,7 @@ def test_every_variant_passes_and_keeps_passing_through_transforms():
         if name != "tepssr":  # tanh-free variants have a spiking form
             rate_to_spiking(g)
             rate_to_spiking(g, neuron="stochastic")
-    tepssr.ssm_graph(small("tepssr"))
-    tepssr.block_graph(small("tepssr"))
+    stage_parts(small("tepssr"))
     difftor.generative_graph(small("difftor"), conditional=True)
     difftor.generative_graph(small("difftor"), conditional=False)
 
@@ -227,10 +235,10 @@ def test_limits_leave_room_for_real_models():
 
 # -- loading: format, sizes, headers, what a file is ----------------------------------------------------
 @pytest.mark.parametrize("version, pattern", [
-    (1.0, r"format_version must be an integer, got a number 1\.0 \(supported: 1\)"),
+    (1.0, r"format_version must be an integer, got a number 1\.0 \(supported: 1, 2\)"),
     ("1", r"format_version must be an integer, got a string '1'"),
     (True, r"format_version must be an integer, got a boolean True"),
-    (2, r"unsupported format_version 2 \(supported: 1\)"),
+    (3, r"unsupported format_version 3 \(supported: 1, 2\)"),
 ])
 def test_format_version_is_an_integer(model, version, pattern):
     edit_json(model, lambda d: d.update(format_version=version))

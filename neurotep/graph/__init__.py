@@ -7,9 +7,11 @@ from neurotep.graph.nodes import (
     RATE_MODELS,
     SPIKING_MODELS,
     Connection,
+    InputStream,
     LearningRule,
     Population,
     Probe,
+    Stage,
     ToroidalBuffer,
 )
 
@@ -20,6 +22,8 @@ __all__ = [
     "ToroidalBuffer",
     "LearningRule",
     "Probe",
+    "InputStream",
+    "Stage",
     "NEURON_MODELS",
     "RATE_MODELS",
     "SPIKING_MODELS",

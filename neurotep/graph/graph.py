@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from neurotep.graph.nodes import RATE_MODELS, Connection, Population, Probe, ToroidalBuffer
+from neurotep.graph.nodes import RATE_MODELS, Connection, InputStream, Population, Probe, Stage, ToroidalBuffer
 
 
 @dataclass
@@ -23,9 +23,11 @@ class Graph:
     buffers: list[ToroidalBuffer] = field(default_factory=list)
     probes: list[Probe] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
+    streams: list[InputStream] = field(default_factory=list)  # inputs that change over time
+    stages: list[Stage] = field(default_factory=list)  # which populations update when; empty: all, always
 
     # -- building -------------------------------------------------------------------------------
-    def add(self, node: Population | Connection | ToroidalBuffer | Probe) -> Any:
+    def add(self, node: Population | Connection | ToroidalBuffer | Probe | InputStream | Stage) -> Any:
         """Add a node and return it (so builders can keep a handle)."""
         if isinstance(node, Population):
             self.populations[node.name] = node
@@ -35,6 +37,10 @@ class Graph:
             self.buffers.append(node)
         elif isinstance(node, Probe):
             self.probes.append(node)
+        elif isinstance(node, InputStream):
+            self.streams.append(node)
+        elif isinstance(node, Stage):
+            self.stages.append(node)
         else:
             raise TypeError(f"cannot add {type(node).__name__} to a Graph")
         return node
@@ -54,6 +60,18 @@ class Graph:
 
     def inputs(self) -> list[Population]:
         return [p for p in self.populations.values() if p.model == "input"]
+
+    def stream_of(self, population: str) -> InputStream | None:
+        return next((s for s in self.streams if s.population == population), None)
+
+    def input_width(self, population: str) -> int:
+        """Values per sample that feed input ``population``: its size, times its stream's length."""
+        s = self.stream_of(population)
+        return self.populations[population].size * (s.length if s else 1)
+
+    def fixed_steps(self) -> int:
+        """Steps of the stages before the last (they run before the run's own steps)."""
+        return sum(int(s.steps) for s in self.stages[:-1])
 
     def state_populations(self) -> list[Population]:
         """Populations with dynamics (everything but inputs), in insertion order."""
@@ -83,8 +101,8 @@ class Graph:
     def emits_graded(self, population: str, spiking_inputs: bool) -> bool:
         """Whether ``population`` sends graded values (rate units, or inputs fed as currents)
         rather than spikes: it decides graded messages on Lava and MAC vs AC counting."""
-        m = self.populations[population].model
-        return m in RATE_MODELS or (m == "input" and not spiking_inputs)
+        p = self.populations[population]
+        return p.model in RATE_MODELS or (p.model == "input" and (not spiking_inputs or bool(p.param("graded"))))
 
     def validate(self) -> "Graph":
         """Check the graph; raise :class:`~neurotep.errors.GraphError` naming the node and the

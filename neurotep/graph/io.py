@@ -29,12 +29,15 @@ import numpy as np
 
 from neurotep.errors import GraphError, ModelFileError
 from neurotep.graph.graph import Graph
-from neurotep.graph.nodes import Connection, LearningRule, Population, Probe, ToroidalBuffer
+from neurotep.graph.nodes import Connection, InputStream, LearningRule, Population, Probe, Stage, ToroidalBuffer
+from neurotep.graph.stages import upgrade_v1
 from neurotep.outputs import atomic_dir
 
 FORMAT_NAME = "neurotep-graph"
-FORMAT_VERSION = 1
-SUPPORTED_VERSIONS = (1,)
+# 2: input streams and stages (time in the graph); a version-1 TEP-SSR file (meta.relaxation
+# "sequence") is read as the same stream and stages (neurotep.graph.stages.upgrade_v1).
+FORMAT_VERSION = 2
+SUPPORTED_VERSIONS = (1, 2)
 GRAPH_JSON, ARRAYS_NPZ, JSON_KEY = "graph.json", "arrays.npz", "__graph_json__"
 
 
@@ -85,9 +88,13 @@ def _to_doc(graph: Graph) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         for b in graph.buffers
     ]
     probes = [{"name": p.name, "population": p.population, "what": p.what} for p in graph.probes]
+    streams = [{"name": s.name, "population": s.population, "length": int(s.length), "every": int(s.every)}
+               for s in graph.streams]
+    stages = [{"name": s.name, "active": list(s.active), "steps": None if s.steps is None else int(s.steps),
+               "encoded": bool(s.encoded)} for s in graph.stages]
     doc = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "arrays_sha256": None,
            "populations": pops, "connections": conns, "buffers": bufs, "probes": probes,
-           "meta": graph.meta}
+           "streams": streams, "stages": stages, "meta": graph.meta}
     return doc, arrays
 
 
@@ -163,7 +170,18 @@ def _from_doc(doc: dict[str, Any], arrays: dict[str, np.ndarray], where: str) ->
     for i, p in enumerate(section("probes")):
         node = f"probes[{i}]"
         g.add(Probe(field(p, "name", node), field(p, "population", node), field(p, "what", node)))
+    if doc["format_version"] >= 2:
+        for i, s in enumerate(section("streams")):
+            node = f"streams[{i}]"
+            g.add(InputStream(field(s, "name", node, str), field(s, "population", node, str), field(s, "length", node),
+                              field(s, "every", node, default=1)))
+        for i, s in enumerate(section("stages")):
+            node = f"stages[{i}]"
+            g.add(Stage(field(s, "name", node, str), tuple(field(s, "active", node, list)), field(s, "steps", node),
+                        field(s, "encoded", node, default=True)))
     try:
+        if doc["format_version"] == 1:
+            upgrade_v1(g)
         return g.validate()
     except GraphError as e:
         raise ModelFileError(f"{where}: saved graph is invalid: {e}") from None

@@ -21,7 +21,9 @@ import numpy as np
 # a builder may omit. The dynamics themselves live in neurotep.neurons (written once).
 NEURON_MODELS: dict[str, dict[str, Any]] = {
     # A clamped source: its output is the encoded input, it has no dynamics of its own.
-    "input": {},
+    # ``graded``: it carries graded values even in a spiking run (e.g. a population held from an
+    # earlier stage, neurotep.graph.stages), so the run's spike encoding does not apply to it.
+    "input": {"graded": False},
     # Rate units: out <- (1 - damping) * out + damping * f(input).
     # ``gate`` < 1 makes the update probabilistic (HTSEP): each step each unit updates with
     # probability ``gate`` (draws from the counter-based generator keyed by ``seed``) and holds
@@ -181,3 +183,39 @@ class Probe:
 
 
 PROBE_KINDS = ("spikes", "raster", "state")
+
+
+@dataclass
+class InputStream:
+    """A sequence played into an input population, one frame per ``every`` steps.
+
+    A sample's input row then holds ``length`` frames of the population's size, flattened
+    frame-major (``length * size`` values, as data sets store sequences). At step ``t`` of the
+    run (counted from the first :class:`Stage`), frame ``min(t // every, length - 1)`` is on the
+    population: the last frame stays on once the sequence has been played. A population without
+    a stream holds the same (static) input at every step."""
+
+    name: str
+    population: str
+    length: int
+    every: int = 1
+
+    def frame_at(self, t: int) -> int:
+        return min(t // self.every, self.length - 1)
+
+
+@dataclass
+class Stage:
+    """A span of a run's steps in which only the ``active`` populations update; every other
+    population holds its output (and keeps sending it), as a clamped input would.
+
+    A graph's stages run in order from the zero state. ``steps`` is a fixed count, or ``None`` for
+    the last stage, which takes the run's own steps (the relaxation, or the spiking run) and is the
+    one recorded and read out. ``encoded``: whether the run's input encoding (Poisson spikes in
+    spiking mode) applies during the stage; otherwise its inputs are graded values (Loihi 2's
+    graded spikes). A graph without stages has one implicit stage: everything active, encoded."""
+
+    name: str
+    active: tuple[str, ...]
+    steps: int | None = None
+    encoded: bool = True

@@ -16,6 +16,7 @@ from typing import Any, Callable, NoReturn
 import numpy as np
 
 from neurotep.errors import GraphError
+from neurotep.graph.stages import check_timing
 from neurotep.graph.nodes import (
     NEURON_MODELS,
     PROBE_KINDS,
@@ -31,7 +32,7 @@ from neurotep.graph.nodes import (
 LEARNING_KINDS = ("eqprop", "bptt", "predictive", "hebbian")
 # meta["relaxation"]: "plain" plus neurotep.backends.torch.solvers.SOLVERS (a test keeps them equal;
 # the graph package does not import the torch backend).
-RELAXATION_METHODS = ("plain", "anderson", "coarse_to_fine", "sequence")
+RELAXATION_METHODS = ("plain", "anderson", "coarse_to_fine")
 SPIKING_NEURONS = ("lif", "stochastic")
 
 # Static bounds, far above every variant (populations of at most a few thousand neurons, buffers
@@ -122,6 +123,9 @@ def _check_population(key: Any, p: Any, seen: set[str]) -> None:
         if k == "reset":
             if not (isinstance(v, str) and v in RESET_MODES):
                 _fail(label, f"reset must be one of {', '.join(RESET_MODES)}, got {v!r}")
+        elif k == "graded":
+            if not isinstance(v, bool):
+                _fail(label, f"graded must be true or false, got {v!r}")
         elif k in ("seed", "noise_steps"):
             top = MAX_SEED if k == "seed" else MAX_COUNT
             if not _is_int(v) or not 0 <= v <= top:
@@ -334,6 +338,7 @@ def validate_graph(graph: Any) -> None:
         if pr.what not in PROBE_KINDS:
             _fail(label, f"unknown probe kind {pr.what!r} (known: {', '.join(PROBE_KINDS)})")
 
+    check_timing(graph)
     check_meta(graph)
 
 
@@ -471,7 +476,7 @@ def check_meta(graph: Any) -> None:
     if not isinstance(method, str) or method not in RELAXATION_METHODS:
         _meta_fail("relaxation", f"unknown relaxation method {_short(method)} "
                                  f"(known: {', '.join(RELAXATION_METHODS)})")
-    needs = {"coarse_to_fine": ("levels",), "sequence": ("sequence", "ssm", "block")}.get(method, ())
+    needs = {"coarse_to_fine": ("levels",)}.get(method, ())
     for key in needs:
         if key not in meta:
             _meta_fail(key, f"is missing: relaxation {method!r} needs it")
@@ -482,22 +487,6 @@ def check_meta(graph: Any) -> None:
             _meta_fail("levels", f"must be a non-empty list of non-empty lists of population names, got {_short(levels)}")
         for lv in levels:
             _meta_population_list("levels", lv, pops, state=True)
-    # TEP-SSR: sequence layout, SSM and block populations.
-    if "sequence" in meta:
-        seq = meta["sequence"]
-        _meta_type("sequence", seq, dict, "a dict with length and features")
-        for k in ("length", "features"):
-            if k not in seq:
-                _meta_fail("sequence", f"has no {k!r}")
-        _meta_int("sequence.length", seq["length"], 1, MAX_STEPS)
-        _meta_int("sequence.features", seq["features"], 1, MAX_POPULATION_SIZE)
-        inp = meta.get("input")
-        if isinstance(inp, str) and inp in pops and pops[inp].size != seq["features"]:
-            _meta_fail("sequence", f"has {seq['features']} features per element but input population "
-                                   f"{inp!r} has {pops[inp].size} neurons")
-    for key in ("ssm", "block"):
-        if key in meta:
-            _meta_population_list(key, meta[key], pops)
     if "spectral" in meta:
         spec = meta["spectral"]
         _meta_type("spectral", spec, dict, "a dict")

@@ -256,8 +256,7 @@ def compile_graph(graph: Graph, batch: int = 1, precision: str = "float", record
 
     if record is None:
         out = graph.meta.get("output")
-        record = [p.name for p in graph.populations.values()
-                  if p.model in ("lif", "stochastic") or (p.model == "input" and spiking_inputs) or p.name == out]
+        record = [p for p in graph.populations if not graph.emits_graded(p, spiking_inputs) or p == out]
     recorders, by_name = {}, {p.name: p for p in procs}
     for pop in record:
         if pop not in graph.populations:

@@ -51,7 +51,8 @@ def run_lava(graph: Graph, inputs: dict[str, np.ndarray], steps: int, sample_ids
                 on_chip=on_chip)
     res, records = execute(graph, inputs, spec, timeout)
     if spiking_inputs:
-        records.update({pop: _count_inputs(frames, steps, raster) for pop, frames in inputs.items()})
+        records.update({pop: _count_inputs(frames, steps, raster) for pop, frames in inputs.items()
+                        if not graph.emits_graded(pop, spiking_inputs)})
     return _recording(graph, records), _readout(graph, records, steps, precision), res
 
 

@@ -45,9 +45,9 @@ class FixedNetwork:
 
     def run(self, input_fn: Callable[[int], dict[str, torch.Tensor]], steps: int, batch: int, raster: bool = False,
             readout: str | None = None, spiking_inputs: bool = True,
-            sample_ids: torch.Tensor | None = None) -> tuple[Recording, torch.Tensor | None]:
+            sample_ids: torch.Tensor | None = None, last: bool = False):
         """``input_fn(t)`` gives integer input frames; returns the spike counts and the readout's
-        mean over the run in float units."""
+        mean over the run in float units (and, with ``last``, its final value in float units)."""
         g, kw = self.g, dict(device=self.device_, dtype=torch.int64)
         ids = (torch.arange(batch, **kw) if sample_ids is None else sample_ids.to(**kw))[:, None] * self.n_total
         keyed = set(self.tables) | {k for k, p in self.q.populations.items() if p.gated or p.noise is not None}
@@ -56,8 +56,7 @@ class FixedNetwork:
         v = {k: torch.zeros(batch, g.populations[k].size, **kw) for k, p in self.q.populations.items()
              if p.model in ("lif", "stochastic")}
         rings = {k: RingBuffer(len(t), out[k]) for k, t in self.taps.items()}
-        counted = [p.name for p in g.populations.values()
-                   if p.model in ("lif", "stochastic") or (p.model == "input" and spiking_inputs)]
+        counted = [p for p in g.populations if not g.emits_graded(p, spiking_inputs)]
         rec = Recording(per_step={p: torch.zeros(steps, **kw) for p in counted},
                         per_neuron={p: torch.zeros(g.populations[p].size, **kw) for p in counted},
                         per_sample={p: torch.zeros(batch, **kw) for p in counted},
@@ -102,4 +101,6 @@ class FixedNetwork:
         rec.per_neuron = {k: x.double() for k, x in rec.per_neuron.items()}
         rec.per_sample = {k: x.double() for k, x in rec.per_sample.items()}
         mean = acc.double() / (steps * 2**GRADED_BITS) if acc is not None else None
+        if last:
+            return rec, mean, (out[readout].double() / 2**GRADED_BITS if readout is not None else None)
         return rec, mean

@@ -24,6 +24,7 @@ import torch
 from neurotep import rng
 from neurotep.errors import BackendError
 from neurotep.graph import NEURON_MODELS, RATE_MODELS, SPIKING_MODELS, Graph
+from neurotep.graph.stages import frames_of
 from neurotep.neurons import RingBuffer, rate_step, stochastic_step, torus_feedback
 from neurotep.neurons.rate import noise_scale
 from neurotep.recording import Recording
@@ -293,6 +294,11 @@ class TorchNetwork(torch.nn.Module):
         ``active`` restricts the update to those populations (see :meth:`step`); ``callback(state,
         k)``, when given, sees the state after every step ``k`` (convergence curves).
         """
+        if self.graph.stages:  # the fixed stages first (unless resuming), then the last stage relaxes
+            weights = weights if weights is not None else self.effective_weights()
+            state = state if state is not None else self.play_stages(inputs, weights)
+            inputs = self.frames_at(inputs, self.graph.fixed_steps())
+            active = active if active is not None else frozenset(self.graph.stages[-1].active)
         method = method or self.graph.meta.get("relaxation", "plain")
         if method != "plain":
             from neurotep.backends.torch.solvers import get_solver
@@ -318,6 +324,21 @@ class TorchNetwork(torch.nn.Module):
                     return st, k
         return st, steps
 
+    def frames_at(self, inputs: dict[str, torch.Tensor], t: int) -> dict[str, torch.Tensor]:
+        """Each input's frame at run step ``t`` (its stream's, or the static input itself)."""
+        return {p: frames_of(self.graph, p, x, t, 1)[0] for p, x in inputs.items()}
+
+    def play_stages(self, inputs: dict[str, torch.Tensor], weights: dict[str, torch.Tensor] | None = None) -> SimState:
+        """Run a staged graph's fixed stages (all but the last) from the zero state, each stage
+        updating only its active populations, the inputs streamed (:mod:`neurotep.graph.stages`)."""
+        weights = weights if weights is not None else self.effective_weights()
+        st = self.init_state(next(iter(inputs.values())).shape[0])
+        for stage in self.graph.stages[:-1]:
+            active = frozenset(stage.active)
+            for _ in range(int(stage.steps)):
+                st = self.step(st, self.frames_at(inputs, st.t), weights, active=active)
+        return st
+
     def run(
         self,
         input_fn: Callable[[int], dict[str, torch.Tensor]],
@@ -337,8 +358,7 @@ class TorchNetwork(torch.nn.Module):
         """
         weights = self.effective_weights()
         st = self.init_state(batch)
-        spiking = [p.name for p in self.graph.populations.values()
-                   if p.model in SPIKING_MODELS or (p.model == "input" and spiking_inputs)]
+        spiking = [p for p in self.graph.populations if not self.graph.emits_graded(p, spiking_inputs)]
         # Per step only one reduction, one copy and one add per population: spikes per sample go
         # into a (T, B) table and spikes accumulate per (sample, neuron); the per-step,
         # per-sample and per-neuron totals are derived once at the end. float32 holds these

@@ -280,15 +280,7 @@ def anderson(net: TorchNetwork, inputs: dict, steps: int, tol: float | None, sta
     return st, k
 
 
-def sequence(net: TorchNetwork, inputs: dict, steps: int, tol: float | None, **kw):
-    """TEP-SSR: feed the sequence through the SSM, then relax the block
-    (:func:`neurotep.variants.tepssr.relax_sequence`)."""
-    from neurotep.variants.tepssr import relax_sequence
-
-    return relax_sequence(net, inputs, steps, tol, **kw)
-
-
-SOLVERS: dict[str, Callable] = {"coarse_to_fine": coarse_to_fine, "anderson": anderson, "sequence": sequence}
+SOLVERS: dict[str, Callable] = {"coarse_to_fine": coarse_to_fine, "anderson": anderson}
 
 
 def get_solver(name: str) -> Callable:
