@@ -410,6 +410,7 @@ def test_every_variant_round_trips_spike_for_spike_or_is_refused_in_one_line():
             assert "\n" not in str(e)
             continue
         s, back = rate_to_spiking(g, neuron="lif"), from_nir(ng)
+        assert (back.streams, back.stages) == (s.streams, s.stages), row["name"]  # TEP-SSR's time structure
         inp = s.meta["input"]
         x = (np.random.default_rng(0).random((30, 2, s.populations[inp].size)) < 0.3).astype(np.float32)
         runs = [TorchNetwork(h).run(lambda t: {inp: torch.as_tensor(x[t])}, 30, 2, raster=True, readout=h.meta["output"])

@@ -53,7 +53,12 @@ def to_nir(graph: Graph, dt: float = DT) -> tuple[Any, list[str]]:
     doc: dict[str, Any] = {"format": FORMAT, "format_version": FORMAT_VERSION, "dt": dt, "meta": graph.meta,
                            "populations": list(graph.populations),
                            "probes": [[p.name, p.population, p.what] for p in graph.probes],
-                           "connections": {}, "buffers": []}
+                           "connections": {}, "buffers": [],
+                           "streams": [[s.name, s.population, s.length, s.every] for s in graph.streams],
+                           "stages": [[s.name, list(s.active), s.steps, s.encoded] for s in graph.stages]}
+    if graph.stages or graph.streams:
+        notes.append("input stream and stages kept in the file's neurotep metadata (NIR has no notion of time "
+                     "structure): other tools see one network that updates every population at every step")
     for p in graph.populations.values():
         nodes[p.name], note = neuron_node(nir, p, dt)
         if note:

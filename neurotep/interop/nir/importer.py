@@ -26,7 +26,7 @@ import numpy as np
 
 from neurotep.errors import NeurotepError
 from neurotep.graph import Graph
-from neurotep.graph.nodes import Connection, LearningRule, Probe, ToroidalBuffer
+from neurotep.graph.nodes import Connection, InputStream, LearningRule, Probe, Stage, ToroidalBuffer
 from neurotep.interop.nir.common import FORMAT, FORMAT_VERSION, NIRError, check_dt, nir_lib
 from neurotep.interop.nir.params import PRODUCERS, cuba_populations, neuron_population
 
@@ -333,6 +333,10 @@ def _restore(graph: Graph, conns: list[Connection], doc: dict[str, Any]) -> None
         graph.meta.update(doc.get("meta") or {})
         for name, pop, what in doc.get("probes", []):
             graph.add(Probe(name, pop, what))
+        for name, pop, length, every in doc.get("streams", []):
+            graph.add(InputStream(name, pop, length, every))
+        for name, active, steps, encoded in doc.get("stages", []):
+            graph.add(Stage(name, tuple(active), steps, encoded))
 
 
 def import_nir(path: str | os.PathLike, dt: float | None = None, producer: str | None = None,
