@@ -230,3 +230,26 @@ def test_stale_profile_is_flagged(runs, tmp_path):
     (d / "profile-loihi.json").unlink()
     md = write_report([d], tmp_path / "out").read_text(encoding="utf-8")
     assert "`profile.json` was computed for a different run (samples differ" in md
+
+
+def test_reads_run_directories_with_the_profilers_reader(runs, tmp_path):
+    """One reader of the run directory for report and profile: the same one-line error for the same
+    bad run.json; the report does not need graph/."""
+    import shutil
+
+    from neurotep.profile import profile_run
+
+    d = tmp_path / "zero"
+    shutil.copytree(runs[1], d)
+    run = json.loads((d / "run.json").read_text())
+    (d / "run.json").write_text(json.dumps({**run, "samples": 0}))
+    errors = []
+    for read in (lambda: write_report([d], tmp_path / "out"), lambda: profile_run(d, "45nm")):
+        with pytest.raises(NeurotepError) as e:
+            read()
+        errors.append(str(e.value))
+    assert errors[0] == errors[1] and "'samples'" in errors[0] and not (tmp_path / "out").exists()
+    (d / "run.json").write_text(json.dumps(run))
+    shutil.rmtree(d / "graph")
+    md = write_report([d], tmp_path / "out").read_text(encoding="utf-8")
+    assert f"{_acc(d):.4f}" in md

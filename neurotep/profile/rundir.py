@@ -50,9 +50,10 @@ def read_json(path: Path) -> object:
         raise ProfileError(f"{path}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None
 
 
-def read_run_json(run_dir: str | Path, graph: bool = True) -> tuple[Path, dict]:
+def read_run_json(run_dir: str | Path, graph: bool = True, keys: tuple[str, ...] = ()) -> tuple[Path, dict]:
     """``(path, run.json)`` of a run directory, with its ``mode``, ``samples`` and ``steps``
-    checked; ``graph=False`` does not require ``graph/`` (the report does not read it)."""
+    checked and ``keys`` present; ``graph=False`` does not require ``graph/`` (the report does
+    not read it)."""
     p = Path(run_dir)
     if not p.exists():
         raise ProfileError(f"run directory {str(p)!r} does not exist: write one with `neurotep run MODEL --out DIR`")
@@ -66,6 +67,9 @@ def read_run_json(run_dir: str | Path, graph: bool = True) -> tuple[Path, dict]:
     run = read_json(p / RUN_JSON)
     if not isinstance(run, dict):
         raise ProfileError(f"{p / RUN_JSON}: expected a JSON object, got {type(run).__name__}")
+    missing = [k for k in ("mode", "samples", "steps") + tuple(keys) if k not in run]
+    if missing:
+        raise ProfileError(f"{p / RUN_JSON}: missing {', '.join(missing)}; not a run.json written by `neurotep run`")
     mode = run.get("mode")
     if mode not in ("spiking", "rate"):
         raise ProfileError(f"{p / RUN_JSON}: unknown mode {mode!r} (expected spiking or rate)")

@@ -1,5 +1,8 @@
 """Reading run directories for the report: ``run.json``, ``spikes.npz`` and ``profile*.json``.
 
+The files are read by the profiler's reader (:mod:`neurotep.profile.rundir`: one reader of the
+run directory's layout for both); this module adds what only the report needs (accuracy and
+populations in ``run.json``, spike arrays grouped by kind and checked against it, the profiles).
 Everything is checked here, before anything is written, so that bad input ends as one
 :class:`~neurotep.errors.NeurotepError` line and no report directory. Rasters (the only large
 arrays) are read lazily, a few samples at a time for the figures.
@@ -7,19 +10,17 @@ arrays) are read lazily, a few samples at a time for the figures.
 
 from __future__ import annotations
 
-import json
 import math
 import re
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from neurotep.errors import NeurotepError
+from neurotep.profile.rundir import RUN_JSON, SPIKES_NPZ, read_json, read_run_json, read_spikes
 
-RUN_JSON, SPIKES_NPZ = "run.json", "spikes.npz"
-REQUIRED_KEYS = ("mode", "samples", "steps", "test_accuracy", "populations")
+REQUIRED_KEYS = ("test_accuracy", "populations")  # besides mode, samples and steps
 SPIKE_KINDS = ("per_step", "per_neuron", "per_sample", "raster")
 PROFILE_HINT = "neurotep profile {run} --hardware loihi2"
 
@@ -98,13 +99,12 @@ class RunData:
 
     def raster(self, pop: str, samples: int | None = None) -> np.ndarray:
         """``raster/<pop>`` as (T, B, N) bool, optionally only its first ``samples`` samples."""
-        try:
-            with np.load(self.path / SPIKES_NPZ, allow_pickle=False) as z:
-                arr = z[f"raster/{pop}"]
-        except Exception as e:  # noqa: BLE001 - any read failure is a damaged file
-            raise NeurotepError(f"{self.path / SPIKES_NPZ}: cannot read raster/{pop} ({_one_line(e)})") from None
+        key = f"raster/{pop}"
+        arr = read_spikes(self.path / SPIKES_NPZ, key.__eq__)[0].get(key)
+        if arr is None:
+            raise NeurotepError(f"{self.path / SPIKES_NPZ}: no {key}")
         if arr.ndim != 3:
-            raise NeurotepError(f"{self.path / SPIKES_NPZ}: raster/{pop} has shape {arr.shape}, expected (steps, samples, neurons)")
+            raise NeurotepError(f"{self.path / SPIKES_NPZ}: {key} has shape {arr.shape}, expected (steps, samples, neurons)")
         arr = arr.astype(bool, copy=False)
         return arr if samples is None else arr[:, :samples]
 
@@ -112,34 +112,7 @@ class RunData:
         return next((p for p in self.profiles if p.hardware == hardware), None)
 
 
-def _one_line(e: BaseException) -> str:
-    return " ".join(str(e).split()) or type(e).__name__
-
-
-def _read_json(path: Path) -> object:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise NeurotepError(f"{path}: cannot read ({_one_line(e)})") from None
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        raise NeurotepError(f"{path}: not valid JSON ({e.msg} at line {e.lineno}, column {e.colno})") from None
-
-
-def _positive_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool) and v > 0
-
-
-def _check_summary(s: object, path: Path) -> dict:
-    if not isinstance(s, dict):
-        raise NeurotepError(f"{path}: expected a JSON object, got {type(s).__name__}")
-    missing = [k for k in REQUIRED_KEYS if k not in s]
-    if missing:
-        raise NeurotepError(f"{path}: missing {', '.join(missing)}; not a run.json written by `neurotep run`")
-    for k in ("samples", "steps"):
-        if not _positive_int(s[k]):
-            raise NeurotepError(f"{path}: {k} must be a positive integer, got {s[k]!r}")
+def _check_summary(s: dict, path: Path) -> dict:
     acc = s["test_accuracy"]
     if not isinstance(acc, (int, float)) or isinstance(acc, bool) or not 0 <= acc <= 1:
         raise NeurotepError(f"{path}: test_accuracy must be a number in [0, 1], got {acc!r}")
@@ -147,29 +120,34 @@ def _check_summary(s: object, path: Path) -> dict:
     if not isinstance(pops, dict) or not pops:
         raise NeurotepError(f"{path}: populations must be a non-empty object")
     for name, p in pops.items():
-        if not isinstance(p, dict) or not _positive_int(p.get("neurons")):
+        n = p.get("neurons") if isinstance(p, dict) else None
+        if not isinstance(n, int) or isinstance(n, bool) or n <= 0:
             raise NeurotepError(f"{path}: population {name!r} needs a positive integer 'neurons'")
     return s
 
 
+def _split(key: str) -> tuple[str, str] | None:
+    """``(kind, population)`` of a spikes.npz member the report reads, else None (newer runners may add more)."""
+    kind, _, pop = key.partition("/")
+    return (kind, pop) if kind in SPIKE_KINDS and pop else None
+
+
 def _read_spikes(path: Path, summary: dict) -> tuple[dict[str, dict[str, np.ndarray]], list[str]]:
     """The small arrays of spikes.npz (all but rasters) and the names of the rastered populations."""
+    arrays, names = read_spikes(path, lambda k: (kp := _split(k)) is not None and kp[0] != "raster")
     spikes: dict[str, dict[str, np.ndarray]] = {}
     raster_pops: list[str] = []
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            for key in z.files:
-                kind, _, pop = key.partition("/")
-                if kind not in SPIKE_KINDS or not pop:
-                    continue  # something newer runners may add: not needed for the report
-                if kind == "raster":
-                    raster_pops.append(pop)
-                else:
-                    spikes.setdefault(kind, {})[pop] = np.asarray(z[key], dtype=np.float64)
-    except NeurotepError:
-        raise
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-        raise NeurotepError(f"{path}: not a readable spikes file ({_one_line(e)})") from None
+    for key in names:
+        if (kp := _split(key)) is None:
+            continue
+        kind, pop = kp
+        if kind == "raster":
+            raster_pops.append(pop)
+            continue
+        try:
+            spikes.setdefault(kind, {})[pop] = np.asarray(arrays[key], dtype=np.float64)
+        except (TypeError, ValueError) as e:
+            raise NeurotepError(f"{path}: not a readable spikes file ({key} is not numeric: {e})") from None
     steps, samples, pops = summary["steps"], summary["samples"], summary["populations"]
     for kind, expected in (("per_step", lambda p: steps), ("per_sample", lambda p: samples),
                            ("per_neuron", lambda p: pops[p]["neurons"] if p in pops else None)):
@@ -182,7 +160,7 @@ def _read_spikes(path: Path, summary: dict) -> tuple[dict[str, dict[str, np.ndar
 
 
 def _read_profile(path: Path) -> Profile:
-    d = _read_json(path)
+    d = read_json(path)
     if not isinstance(d, dict):
         raise NeurotepError(f"{path}: expected a JSON object, got {type(d).__name__}")
     e = d.get("energy_joules")
@@ -214,13 +192,10 @@ def _compare_profile(run: RunData, prof: Profile) -> None:
 
 
 def load_run(path: str | Path) -> RunData:
-    """Read and check one run directory (see :func:`neurotep.runner.save_run`)."""
-    path = Path(path)
-    if not path.exists():
-        raise NeurotepError(f"{path}: no such run directory")
-    if not path.is_dir() or not (path / RUN_JSON).is_file():
-        raise NeurotepError(f"{path}: not a run directory (no {RUN_JSON}); make one with `neurotep run MODEL_DIR --out DIR`")
-    summary = _check_summary(_read_json(path / RUN_JSON), path / RUN_JSON)
+    """Read and check one run directory (see :func:`neurotep.runner.save_run`); ``graph/`` is not
+    needed (the report does not read the network)."""
+    path, summary = read_run_json(path, graph=False, keys=REQUIRED_KEYS)
+    summary = _check_summary(summary, path / RUN_JSON)
     run = RunData(path=path, name=path.name or str(path), slug="", summary=summary)
     if (path / SPIKES_NPZ).is_file():
         run.spikes, run.raster_pops = _read_spikes(path / SPIKES_NPZ, summary)

@@ -18,10 +18,11 @@ from pathlib import Path
 
 from neurotep.errors import NeurotepError
 from neurotep.outputs import check_output_dir, output_dir
+from neurotep.profile.rundir import read_json
 from neurotep.report import figures
 from neurotep.report.figures import format_energy
 from neurotep.report.nir_export import NIR_SUFFIX, export_run
-from neurotep.report.runs import PROFILE_HINT, Profile, RunData, _read_json, load_runs
+from neurotep.report.runs import PROFILE_HINT, Profile, RunData, load_runs
 
 REPORT_MD, REPORT_HTML = "report.md", "report.html"
 CSS = """
@@ -323,7 +324,7 @@ def _generated_section(doc: Doc, run: RunData, out: Path, images: dict[str, Path
     doc.h(3, "Generated samples")
     meta = run.path / "generated.json"
     if meta.is_file():
-        info = _read_json(meta)
+        info = read_json(meta)
         if isinstance(info, dict):
             doc.table(["field", "value"], [[k, _num(v) if isinstance(v, (int, float)) else f"`{v}`"]
                                            for k, v in _flatten(info)])
