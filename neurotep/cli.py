@@ -143,34 +143,15 @@ def sequence_layout(builder, data) -> dict:
 
 
 def _train_on_lava(graph, data, args):
-    """EqProp on the Lava simulator alone (plain SGD on the chip), evaluated on Lava."""
-    import time
-
-    from neurotep.backends.lava.training import train_on_lava
-    from neurotep.data import one_hot
-    from neurotep.learning.phases import PhaseSchedule
-    from neurotep.runner import run_model
+    """EqProp (or a predictive graph's own rule) on the Lava simulator alone (plain SGD on the chip),
+    evaluated on Lava: :mod:`neurotep.lava_training`."""
+    from neurotep.lava_training import train_and_evaluate
 
     if args.method != "eqprop":
         raise NeurotepError("--backend lava trains by eqprop only")
     if graph.meta.get("relaxation") == "sequence":
         raise NeurotepError(f"{args.variant} reads sequences, which the Lava trainer cannot feed: train with --backend torch")
-    from neurotep.backends.lava.predictive import is_predictive, train_and_evaluate
-    from neurotep.backends.lava.training import check_trainable
-
-    if is_predictive(graph):  # TPEqProp: its single-phase local rule, on the chip
-        return train_and_evaluate(graph, data, epochs=args.epochs, lr=args.lr_lava, seed=args.seed, verbose=not args.json)
-    check_trainable(graph)  # before reading EqProp's settings: a graph with another rule fails in one line
-    t0 = time.perf_counter()
-    schedule = PhaseSchedule(free=40, nudge=20, beta=graph.meta["hyperparameters"]["beta"], lr=args.lr_lava)
-    if not args.json:
-        print(f"training on the Lava simulator: {args.epochs} epoch(s), phases {schedule.as_dict()}")
-    trained, info = train_on_lava(graph, data.x_train, one_hot(data.y_train, data.n_classes), epochs=args.epochs,
-                                  batch=32, schedule=schedule, seed=args.seed)
-    seconds = time.perf_counter() - t0
-    acc = run_model(trained, data, backend="lava").summary["test_accuracy"]
-    return trained, dict(method="eqprop", test_accuracy=acc, train_seconds=seconds, lava_steps=info["steps"],
-                         schedule=info["schedule"], optimizer="sgd")
+    return train_and_evaluate(graph, data, epochs=args.epochs, lr=args.lr_lava, seed=args.seed, verbose=not args.json)
 
 
 def load_model(model_dir: str):

@@ -1,41 +1,11 @@
-"""The EqProp phase schedule for a continuously running network (Lava): each cycle of
-``2 * (free + nudge)`` steps is free, +beta, free, -beta.
+"""The EqProp phase schedule of a continuously running network (Lava): free, +beta, free, -beta.
 
-Returning to the free phase between the two nudged phases lets the network relax back to its
-(unique) free equilibrium instead of copying state, which a chip cannot do; the torch path forks
-the free state instead. Both give the same update once the phases have converged.
+Defined in :mod:`neurotep.graph.phases` (plain data, below the backends, which use it); re-exported
+here under its old import path.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from neurotep.graph.phases import PhaseSchedule
 
-
-@dataclass(frozen=True)
-class PhaseSchedule:
-    free: int
-    nudge: int
-    beta: float
-    lr: float
-
-    @property
-    def period(self) -> int:
-        return 2 * (self.free + self.nudge)
-
-    def beta_at(self, t: int) -> float:
-        """Nudging strength at step ``t`` (0-based)."""
-        c = t % self.period
-        if self.free <= c < self.free + self.nudge:
-            return self.beta
-        if c >= 2 * self.free + self.nudge:
-            return -self.beta
-        return 0.0
-
-    def plus_end(self, t: int) -> bool:
-        return t % self.period == self.free + self.nudge - 1
-
-    def minus_end(self, t: int) -> bool:
-        return t % self.period == self.period - 1
-
-    def as_dict(self) -> dict:
-        return dict(free=self.free, nudge=self.nudge, beta=self.beta, lr=self.lr)
+__all__ = ["PhaseSchedule"]

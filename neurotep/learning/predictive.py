@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import torch
 
 from neurotep.backends.torch import SimState, TorchNetwork
-from neurotep.errors import NeurotepError
+from neurotep.graph.rules import is_predictive  # noqa: F401  (defined below the backends; public here too)
 
 
 @dataclass
@@ -45,15 +45,6 @@ class PredictiveConfig:
 @dataclass
 class PhaseInfo:
     free_steps: int  # the single clamped phase's steps (named like EqProp's, for the training loop)
-
-
-def is_predictive(graph) -> bool:
-    """Whether ``graph`` learns by the predictive rule (every learned connection's rule is ``predictive``)."""
-    kinds = {c.learning.kind for c in graph.connections if c.learning is not None}
-    if "predictive" in kinds and len(kinds) > 1:
-        raise NeurotepError(f"graph mixes learning rules {sorted(kinds)}: predictive learning needs every learned "
-                            "connection to use the 'predictive' rule")
-    return kinds == {"predictive"}
 
 
 def gated_error(graph, s: dict, err: str) -> torch.Tensor:

@@ -10,6 +10,9 @@ clamped phase of ``period`` steps. Mini-batch ``k`` is played during phase ``k``
 optimiser state. Phase ``k + 1`` starts from phase ``k``'s state (a chip does not reset), so only
 the first phase's update is the torch path's exactly; later ones differ by where the relaxation
 starts, not by where it ends (the equilibrium is unique).
+
+This module only trains; ``neurotep train --backend lava`` (training, then evaluation with the
+runner) is :mod:`neurotep.lava_training`.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import numpy as np
 from neurotep.backends.lava.plan import LavaPlan, LinkSpec, ProcSpec, compile_graph
 from neurotep.errors import BackendError
 from neurotep.graph import Graph, Population
-from neurotep.learning.predictive import is_predictive  # also used by the CLI from here
+from neurotep.graph.rules import is_predictive
 
 _SYN = "neurotep.backends.lava.procs.predictive.PredictiveSynapses"
 
@@ -107,22 +110,3 @@ def train_predictive_on_lava(graph: Graph, x: np.ndarray, y_onehot: np.ndarray, 
                                                   period=period, lr=lr, seed=seed, optimizer="sgd")
     return trained.validate(), dict(res, phases=len(bx), steps=steps, first_update=first)
 
-
-def train_and_evaluate(graph: Graph, data, epochs: int = 1, lr: float = 0.05, seed: int = 0, period: int = 60,
-                       verbose: bool = True) -> tuple[Graph, dict]:
-    """``neurotep train <predictive variant> --backend lava``: train on Lava, then evaluate on Lava
-    (rate mode, the model's free relaxation) on the test split."""
-    import time
-
-    from neurotep.data import one_hot
-    from neurotep.runner import run_model
-
-    if verbose:
-        print(f"training on the Lava simulator: {epochs} epoch(s), single clamped phase of {period} steps, SGD lr {lr}")
-    t0 = time.perf_counter()
-    trained, info = train_predictive_on_lava(graph, data.x_train, one_hot(data.y_train, data.n_classes), batch=32,
-                                             period=period, lr=lr, epochs=epochs, seed=seed)
-    seconds = time.perf_counter() - t0
-    acc = run_model(trained, data, backend="lava").summary["test_accuracy"]
-    return trained, dict(method="predictive", test_accuracy=acc, train_seconds=seconds, lava_steps=info["steps"],
-                         period=period, optimizer="sgd")

@@ -4,7 +4,7 @@ Every connection whose learning rule is ``eqprop`` becomes an :class:`EqPropSyna
 (one tied matrix for both directions, shared by the batch copies); rate populations become
 :class:`RateUnits` that take the target (output population) and learn their bias; a
 :class:`BatchSource` plays mini-batch ``k`` during cycle ``k`` of the phase schedule (free, +beta,
-free, -beta; :mod:`neurotep.learning.phases`). Plain SGD: the update is applied at the end of each
+free, -beta; :mod:`neurotep.graph.phases`). Plain SGD: the update is applied at the end of each
 cycle, on the chip, with no optimiser state. Toroidal buffers, 1-D or N-D, keep their decays
 fixed; learned decays (``learn=True``) and probabilistic gates are refused with a BackendError.
 """
@@ -18,7 +18,7 @@ import numpy as np
 from neurotep.backends.lava.plan import _OURS, LavaPlan, LinkSpec, ProcSpec, torus_spec
 from neurotep.errors import BackendError
 from neurotep.graph import RATE_MODELS, Graph
-from neurotep.learning.phases import PhaseSchedule
+from neurotep.graph.phases import PhaseSchedule
 
 
 def check_trainable(graph: Graph) -> None:

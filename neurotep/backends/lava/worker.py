@@ -45,7 +45,7 @@ def main(job_dir: str) -> int:
             inputs = {k: z[k] for k in z.files}
         if spec["kind"] == "train":
             from neurotep.backends.lava.training import compile_training
-            from neurotep.learning.phases import PhaseSchedule
+            from neurotep.graph.phases import PhaseSchedule
 
             plan = compile_training(graph, inputs["x"], inputs["target"], PhaseSchedule(**spec["schedule"]), spec["steps"])
         elif spec["kind"] == "train_predictive":  # TPEqProp's single-phase learning

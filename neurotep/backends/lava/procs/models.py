@@ -16,7 +16,7 @@ from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 from neurotep import rng
 from neurotep.backends.lava.procs.processes import (BatchSource, EqPropSynapses, RateUnits, Recorder, StochasticNeurons,
                                                     SubtractiveLIF, ToroidalBuffer)
-from neurotep.learning.phases import PhaseSchedule
+from neurotep.graph.phases import PhaseSchedule
 from neurotep.neurons import RingBuffer, lif_step, rate_step, stochastic_step, torus_feedback
 from neurotep.neurons.fixed import KERNEL_BITS, lif_fixed_step, noise_fixed, rate_fixed_step, stochastic_fixed_step, torus_fixed
 from neurotep.neurons.rate import noise_scale
