@@ -64,6 +64,7 @@ def _graph(model: str, seed: int, hidden, data):
 
 def _run(quick: bool) -> dict:
     from benchmarks.mstep import _memory
+    from neurotep import generation
     from neurotep.data import load_digits_split
     from neurotep.learning.train import train
     from neurotep.variants import difftor
@@ -77,7 +78,7 @@ def _run(quick: bool) -> dict:
         row = dict(seed=seed)
         for model in models:
             res = train(_graph(model, seed, s["hidden"], data), data, epochs=s["epochs"], seed=seed, progress=False)
-            rob = difftor.accuracy_under_noise(res.graph, data.x_test, data.y_test, SIGMAS, seed=NOISE_SEED)
+            rob = generation.accuracy_under_noise(res.graph, data.x_test, data.y_test, SIGMAS, seed=NOISE_SEED)
             row[model] = dict(test_accuracy=res.metrics["test_accuracy"], train_seconds=res.metrics["train_seconds"],
                               train_free_steps=res.history[-1]["train_free_steps"],
                               robustness={str(k): v for k, v in rob.items()},
@@ -128,19 +129,19 @@ def _run(quick: bool) -> dict:
         g = trained0[model]
         gen[model] = {}
         for scale in GEN_SCALES:
-            x = difftor.generate(g, len(classes), classes, seed=0, class_scale=scale, steps=s["gen_steps"])
-            gen[model][f"conditional_scale_{scale:g}"] = difftor.score_samples(
+            x = generation.generate(g, len(classes), classes, seed=0, class_scale=scale, steps=s["gen_steps"])
+            gen[model][f"conditional_scale_{scale:g}"] = generation.score_samples(
                 x, classes, data.x_train, data.y_train, data.x_test, data.y_test)
             if model == "difftor" and scale == GEN_SCALES[-1]:
                 grids = x
-        x = difftor.generate(g, len(classes), None, seed=1, steps=s["gen_steps"])
-        gen[model]["unconditional"] = difftor.score_samples(x, None, data.x_train, data.y_train, data.x_test, data.y_test)
+        x = generation.generate(g, len(classes), None, seed=1, steps=s["gen_steps"])
+        gen[model]["unconditional"] = generation.score_samples(x, None, data.x_train, data.y_train, data.x_test, data.y_test)
         print(f"  generation {model}: " + "; ".join(
             f"{k}: class acc {pct(v['class_accuracy'])}, diversity {v['diversity']:.2f}" if "class_accuracy" in v else
             f"{k}: histogram {v['class_histogram']}, entropy {v['entropy_bits']:.2f} bits" for k, v in gen[model].items()),
             flush=True)
-    grid = difftor.save_grid(grids, RESULTS_DIR / ("difftor-samples.quick.png" if quick else "difftor-samples.png"),
-                             labels=classes, title=f"difftor class-conditional samples (class_scale {GEN_SCALES[-1]:g})")
+    grid = generation.save_grid(grids, RESULTS_DIR / ("difftor-samples.quick.png" if quick else "difftor-samples.png"),
+                                labels=classes, title=f"difftor class-conditional samples (class_scale {GEN_SCALES[-1]:g})")
 
     mem = {str(T): _memory(trained0["difftor-seed"], data, T) for T in s["mem"]}  # noise on in every step
     print("  peak MiB of one difftor-seed EqProp step: " + ", ".join(f"{T} steps {v:.2f}" for T, v in mem.items()))

@@ -149,8 +149,8 @@ def _train_on_lava(graph, data, args):
 
     if args.method != "eqprop":
         raise NeurotepError("--backend lava trains by eqprop only")
-    if graph.meta.get("relaxation") == "sequence":
-        raise NeurotepError(f"{args.variant} reads sequences, which the Lava trainer cannot feed: train with --backend torch")
+    if graph.stages:
+        raise NeurotepError(f"{args.variant} plays its input in stages (a sequence), which the Lava trainer cannot feed yet: train with --backend torch")
     return train_and_evaluate(graph, data, epochs=args.epochs, lr=args.lr_lava, seed=args.seed, verbose=not args.json)
 
 
@@ -184,8 +184,8 @@ def cmd_run(args) -> None:
         res = run_model(graph, data, backend=args.backend, samples=args.samples, steps=args.steps, spiking=args.spiking,
                         encoding=args.encoding, device=args.device, raster=args.raster, neuron=args.neuron,
                         precision=args.precision, hardware=args.hardware)
-        save_run(res, tmp)
-    s = res.summary
+        doc = save_run(res, tmp)
+    s = {k: v for k, v in doc.items() if k != "sample_ids"}  # run.json less the (long) list of sample ids
     _print(s, args.json, [f"{s['mode']} run on {s['executed_on']}: accuracy {s['test_accuracy']:.4f} on {s['samples']} "
                           f"samples, {s['steps']} steps, {s['spikes_total']} spikes, {s['wall_seconds']:.2f} s; "
                           f"results in {args.out}"])

@@ -13,12 +13,14 @@ import torch
 class Recording:
     """Spike counts of a run. ``per_step[p]``: spikes of population ``p`` at each step summed over
     the batch, shape (T,); ``per_neuron[p]``: totals per neuron, (N,); ``per_sample[p]``: totals
-    per sample, (B,); ``raster[p]``: (T, B, N) bool when asked for."""
+    per sample, (B,); ``raster[p]``: (T, B, N) bool when asked for; ``state[p]``: (T, B, N)
+    outputs of a population whose ``state`` a probe asks for."""
 
     per_step: dict[str, torch.Tensor] = field(default_factory=dict)
     per_neuron: dict[str, torch.Tensor] = field(default_factory=dict)
     per_sample: dict[str, torch.Tensor] = field(default_factory=dict)
     raster: dict[str, torch.Tensor] = field(default_factory=dict)
+    state: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 def merge(recs: list[Recording]) -> Recording:
@@ -29,13 +31,14 @@ def merge(recs: list[Recording]) -> Recording:
         per_neuron={p: sum(r.per_neuron[p] for r in recs) for p in first.per_neuron},
         per_sample={p: torch.cat([r.per_sample[p] for r in recs]) for p in first.per_sample},
         raster={p: torch.cat([r.raster[p] for r in recs], dim=1) for p in first.raster},
+        state={p: torch.cat([r.state[p] for r in recs], dim=1) for p in first.state},
     )
 
 
 def save_recording(rec: Recording, path) -> None:
     """Spike counts (and rasters when recorded) as an NPZ of plain arrays."""
     arrays = {}
-    for kind in ("per_step", "per_neuron", "per_sample", "raster"):
+    for kind in ("per_step", "per_neuron", "per_sample", "raster", "state"):
         for name, arr in getattr(rec, kind).items():
             arrays[f"{kind}/{name}"] = arr.cpu().numpy()
     np.savez_compressed(path, **arrays)

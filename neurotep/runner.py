@@ -16,6 +16,7 @@ from neurotep.data import Dataset, check_batch, poisson_spikes_torch, rate_encod
 from neurotep.data.encoders import ENCODINGS
 from neurotep.errors import BackendError, DataError, GraphError, NeurotepError
 from neurotep.graph import Graph
+from neurotep.graph.probes import recording_plan
 from neurotep.graph.stages import frames_of, stage_parts
 from neurotep.graph.validate import MAX_STEPS
 from neurotep.graph.transforms import rate_to_spiking
@@ -95,6 +96,10 @@ def run_model(graph: Graph, data: Dataset, backend: str = "torch", samples: int 
     g = rate_to_spiking(graph, neuron=neuron) if spiking else graph
     spiking_inputs = spiking and encoding == "poisson"
     parts = stage_parts(g)
+    if g.probes and not spiking:
+        raise BackendError("the graph's probes record spiking runs; a rate-mode run records nothing: add --spiking")
+    for part in parts if spiking else ():  # a probe the run cannot honour fails here, before any work
+        recording_plan(part.graph, spiking_inputs and part.stage.encoded, raster)
     if precision == "fixed":
         if not spiking:
             raise BackendError("fixed point runs the spiking mode: add --spiking")
@@ -293,9 +298,10 @@ def _part_lava(pg, frames, ids, steps, encoded, play, final):
     return readout["mean" if final and play["spiking"] else "last"].numpy(), rec, steps
 
 
-def save_run(res: RunOutput, run_dir) -> None:
+def save_run(res: RunOutput, run_dir) -> dict:
     """A self-contained run directory: ``run.json``, ``graph/`` (the network that ran) and, for
-    spiking runs, ``spikes.npz``: what ``neurotep profile`` and ``neurotep report`` read."""
+    spiking runs, ``spikes.npz``: what ``neurotep profile`` and ``neurotep report`` read. Returns
+    what ``run.json`` holds."""
     from pathlib import Path
 
     from neurotep.graph import save_graph
@@ -311,7 +317,9 @@ def save_run(res: RunOutput, run_dir) -> None:
     # NeuroBench's exact MembraneUpdates (a replay on the torch path) and neuro-cores per population.
     derived = {"membrane_updates": membrane_updates(res.graph, res.summary, res.recording),
                "cores": core_counts(res.graph)}
-    write_json(run_dir / "run.json", {**res.summary, **ids, **derived})
+    doc = {**res.summary, **ids, **derived}
+    write_json(run_dir / "run.json", doc)
     save_graph(res.graph, run_dir / "graph")
     if res.recording is not None:
         save_recording(res.recording, run_dir / "spikes.npz")
+    return doc

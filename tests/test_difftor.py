@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from neurotep import rng
+from neurotep import generation, rng
 from neurotep.backends.lava.runner import run_lava
 from neurotep.backends.torch import TorchNetwork
 from neurotep.backends.torch.fixed import FixedNetwork
@@ -180,7 +180,7 @@ def trained(data):
 def test_training_with_noise_beats_chance_and_adapts_the_scale(trained, data):
     assert trained.metrics["test_accuracy"] > 0.6  # two epochs; chance is 0.1
     assert trained.graph.populations["h0"].param("noise") != pytest.approx(0.1, abs=1e-6)
-    res = difftor.accuracy_under_noise(trained.graph, data.x_test[:120], data.y_test[:120], (0.0, 1.0))
+    res = generation.accuracy_under_noise(trained.graph, data.x_test[:120], data.y_test[:120], (0.0, 1.0))
     assert res[0.0]["accuracy"] > res[1.0]["accuracy"] and res[0.0]["relax_steps"] > 40  # noise_steps + calm
 
 
@@ -190,18 +190,18 @@ def test_generation_runs_free_input_and_is_scored(trained, data, tmp_path):
     assert gg.populations["x"].model == "hard_sigmoid" and gg.populations["y"].model == "input"
     assert next(c for c in gg.connections if c.pre == "x").symmetric
     classes = np.repeat(np.arange(10), 2)
-    s = difftor.generate(trained.graph, 20, classes, steps=60)
+    s = generation.generate(trained.graph, 20, classes, steps=60)
     assert s.shape == (20, 64) and s.min() >= 0 and s.max() <= 1
-    assert np.array_equal(s, difftor.generate(trained.graph, 20, classes, steps=60))  # counter-based: reproducible
-    sc = difftor.score_samples(s, classes, data.x_train, data.y_train, data.x_test, data.y_test)
+    assert np.array_equal(s, generation.generate(trained.graph, 20, classes, steps=60))  # counter-based: reproducible
+    sc = generation.score_samples(s, classes, data.x_train, data.y_train, data.x_test, data.y_test)
     assert 0 <= sc["class_accuracy"] <= 1 and sc["diversity"] >= 0 and sc["classifier_test_accuracy"] > 0.9
-    u = difftor.score_samples(difftor.generate(trained.graph, 10, steps=60), None, data.x_train, data.y_train,
-                              data.x_test, data.y_test)
+    u = generation.score_samples(generation.generate(trained.graph, 10, steps=60), None, data.x_train, data.y_train,
+                                 data.x_test, data.y_test)
     assert sum(u["class_histogram"]) == 10
-    png = difftor.save_grid(s, tmp_path / "grid.png", labels=classes)
+    png = generation.save_grid(s, tmp_path / "grid.png", labels=classes)
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(NeurotepError, match="classes must have length"):
-        difftor.generate(trained.graph, 3, [1, 2])
+        generation.generate(trained.graph, 3, [1, 2])
 
 
 @pytest.mark.slow
@@ -213,7 +213,7 @@ def test_cli_trains_difftor_and_the_report_shows_generated_samples(tmp_path, cap
     metrics = json.loads((m / "metrics.json").read_text())
     assert metrics["variant"] == "difftor" and metrics["test_accuracy"] > 0.5
     assert main(["run", str(m), "--out", str(r), "--samples", "20", "--steps", "60", "--json"]) == 0
-    info = difftor.write_generated(r, load_graph(m / "model"), data, per_class=1, steps=40)
+    info = generation.write_generated(r, load_graph(m / "model"), data, per_class=1, steps=40)
     assert info["samples"] == 10 and (r / "generated-samples.png").is_file()
     assert main(["report", str(r), "--out", str(rep)]) == 0
     md = (rep / "report.md").read_text()

@@ -20,6 +20,7 @@ from neurotep.errors import NeurotepError
 from neurotep.graph import Graph
 from neurotep.learning import predictive
 from neurotep.learning.bptt import bptt_gradients, cost
+from neurotep.learning.constraints import spectral_normalise
 from neurotep.learning.eqprop import EqPropConfig, apply_gradients, eqprop_gradients
 
 METHODS = ("eqprop", "bptt", "predictive")
@@ -46,13 +47,6 @@ def predict(net: TorchNetwork, x: np.ndarray, cfg: EqPropConfig, batch: int = 51
     return np.concatenate(preds), float(np.mean(steps))
 
 
-def _after_update(graph: Graph):
-    """The variant's ``after_update(net)`` hook (run after every optimiser step), if it has one."""
-    from neurotep import variants
-
-    return getattr(variants.REGISTRY.get(graph.meta.get("variant")), "after_update", None)
-
-
 def train(graph: Graph, data: Dataset, method: str = "eqprop", epochs: int = 30, batch_size: int = 32,
           lr: float = 1e-3, seed: int = 0, device: str = "cpu", bptt_steps: int = 40,
           progress: bool = True) -> TrainResult:
@@ -67,7 +61,7 @@ def train(graph: Graph, data: Dataset, method: str = "eqprop", epochs: int = 30,
     torch.manual_seed(seed)
     rs = np.random.default_rng(seed)
     net = TorchNetwork(graph, device=device)
-    after_update = _after_update(graph)
+    spectral = bool(graph.meta.get("spectral"))
     cfg = predictive.PredictiveConfig.from_meta(graph.meta) if method == "predictive" else EqPropConfig.from_meta(graph.meta)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     x_all = torch.as_tensor(data.x_train, device=net.device_, dtype=net.dtype)
@@ -95,8 +89,8 @@ def train(graph: Graph, data: Dataset, method: str = "eqprop", epochs: int = 30,
                 grads, y = bptt_gradients(net, xb, tb, bptt_steps)
             apply_gradients(net, grads)
             opt.step()
-            if after_update is not None:  # a variant's projection, e.g. TEP-SSR's spectral normalisation
-                after_update(net)
+            if spectral:  # the graph's constraint (TEP-SSR): spectral normalisation of the listed weights
+                spectral_normalise(net)
             losses.append(float(cost(y.detach(), tb)))
             correct += int((y.detach().argmax(1) == tb.argmax(1)).sum())
         pred, test_steps = predict(net, data.x_test, cfg)

@@ -23,7 +23,7 @@ from typing import Sequence
 
 import numpy as np
 
-from neurotep.graph import Connection, Graph, LearningRule, Population, Probe, ToroidalBuffer
+from neurotep.graph import Connection, Graph, LearningRule, Population, ToroidalBuffer
 
 NAME = "toreqprop"
 DESCRIPTION = "base TorEqProp: looped weight-tied network with a toroidal buffer, trained by symmetric two-phase EqProp"
@@ -61,7 +61,6 @@ def build(n_in: int = 64, n_out: int = 10, seed: int = 0, hidden: Sequence[int] 
                          symmetric=names[i] != "x", learning=rule))
         if name != "y" and buffer_depth > 0 and buffer_gain > 0:
             g.add(ToroidalBuffer(f"torus_{name}", name, buffer_depth, (buffer_decay,), buffer_gain))
-        g.add(Probe(f"probe_{name}", name, "spikes"))
     g.meta.update(
         variant=NAME, input="x", output="y",
         hyperparameters=dict(n_in=n_in, n_out=n_out, seed=seed, hidden=list(hidden), damping=damping,

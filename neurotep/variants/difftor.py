@@ -45,23 +45,27 @@ the equilibrium to the cost, large where the prediction is uncertain), and the o
 ``log eta_0`` towards ``log(noise_gain * d)`` (``noise_gain`` = 0 keeps eta_0 fixed). See
 :func:`neurotep.learning.eqprop._noise_updates`.
 
-**Generation** (:func:`generate`): the input population is set free. ``x`` becomes hard-sigmoid
-units driven by ``W_x^T h`` (the input connection made symmetric), so the relaxation descends
-the same energy with ``x`` as a state variable,
+**Generation** (:func:`generative_graph`, run by :func:`neurotep.generation.generate`): the
+input population is set free. ``x`` becomes hard-sigmoid units driven by ``W_x^T h`` (the input
+connection made symmetric), so the relaxation descends the same energy with ``x`` as a state
+variable,
 
     E(x, h, y) = sum G(s) - b.s - 1/2 s.W s,   s = (x, h, y),   G(s) = s^2 / 2 on [0, 1],
 
 starting from uniform noise, with the Langevin schedule of :data:`GEN_DEFAULTS`; the output is
 free (unconditional) or clamped to a one-hot class (class-conditional, sampling
 ``E(x, h | y)``). The image is ``x`` at the last step. The weights were trained only
-discriminatively, so nothing forces these minima to look like digits: :func:`score_samples`
-measures it (a classifier trained separately on the real digits, and diversity).
+discriminatively, so nothing forces these minima to look like digits:
+:func:`neurotep.generation.score_samples` measures it (a classifier trained separately on the
+real digits, and diversity).
+
+This module only builds graphs (and the noisy inputs of the robustness test); running them, for
+generation or for accuracy under input noise, is :mod:`neurotep.generation`.
 """
 
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -132,23 +136,6 @@ def noisy_inputs(x: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:
     return x + sigma * np.random.default_rng(seed).standard_normal(x.shape)
 
 
-def accuracy_under_noise(graph: Graph, x: np.ndarray, y: np.ndarray, sigmas: Sequence[float],
-                         seed: int = 0) -> dict[float, dict]:
-    """Test accuracy and mean relaxation steps of ``graph`` for Gaussian input noise at each sigma
-    (the same noise draws, keyed by ``seed``, for every graph)."""
-    from neurotep.backends.torch import TorchNetwork
-    from neurotep.learning.eqprop import EqPropConfig
-    from neurotep.learning.train import predict
-
-    net = TorchNetwork(graph)
-    cfg = EqPropConfig.from_meta(graph.meta)
-    out = {}
-    for i, s in enumerate(sigmas):
-        pred, steps = predict(net, noisy_inputs(x, float(s), seed + i), cfg)
-        out[float(s)] = dict(accuracy=float((pred == y).mean()), relax_steps=steps)
-    return out
-
-
 # -- generation -----------------------------------------------------------------------------------
 def generative_graph(graph: Graph, conditional: bool, steps: int = GEN_DEFAULTS["steps"],
                      noise: float = GEN_DEFAULTS["noise"], noise_decay: float = GEN_DEFAULTS["noise_decay"],
@@ -185,108 +172,3 @@ def generative_graph(graph: Graph, conditional: bool, steps: int = GEN_DEFAULTS[
     g.meta.update(input=outp if conditional else UNCLAMPED, output=inp,
                   generative=dict(conditional=conditional, steps=steps))
     return g.validate()
-
-
-def generate(graph: Graph, n: int, classes: Sequence[int] | None = None, seed: int = 0, class_scale: float = 1.0,
-             **gen) -> np.ndarray:
-    """``n`` samples (n, n_in) of the input decoded after the Langevin chain, from uniform noise;
-    with ``classes`` (length n) each sample's output is clamped to its one-hot class times
-    ``class_scale`` (1 = the training target; larger pulls harder towards the class)."""
-    import torch
-
-    from neurotep.backends.torch import TorchNetwork
-
-    hp = dict(GEN_DEFAULTS, **gen)
-    g = generative_graph(graph, classes is not None, seed=seed, **hp)
-    net = TorchNetwork(g, dtype=torch.float64)
-    inp = g.meta["output"]
-    rs = np.random.default_rng(seed)
-    start = {inp: torch.as_tensor(rs.uniform(0, 1, (n, g.populations[inp].size)))}
-    inputs = {g.meta["input"]: torch.zeros(n, 1, dtype=torch.float64)}
-    if classes is not None:
-        classes = np.asarray(classes)
-        if classes.shape != (n,):
-            _fail(f"classes must have length n={n}, got shape {classes.shape}")
-        code = np.zeros((n, g.populations[g.meta["input"]].size))
-        code[np.arange(n), classes] = float(class_scale)
-        inputs = {g.meta["input"]: torch.as_tensor(code)}
-        start.update(inputs)
-    with torch.no_grad():
-        st = net.init_state(n, static=start)
-        w = net.effective_weights()
-        for _ in range(int(hp["steps"])):
-            st = net.step(st, inputs, w)
-    return st.out[inp].numpy().copy()
-
-
-def score_samples(samples: np.ndarray, classes: np.ndarray | None, x_train: np.ndarray, y_train: np.ndarray,
-                  x_ref: np.ndarray, y_ref: np.ndarray) -> dict:
-    """Score generated digits with a logistic-regression classifier trained on the real train
-    split. Class-conditional (``classes`` given): the fraction classified as their class, and per
-    class the mean pairwise distance between samples over the same for real digits ``x_ref`` of
-    that class (diversity ratio; 0 = all samples identical). Unconditional: the histogram of
-    predicted classes and its entropy in bits (log2 10 = 3.32 for uniform)."""
-    from sklearn.linear_model import LogisticRegression
-    from scipy.spatial.distance import pdist
-
-    clf = LogisticRegression(max_iter=3000).fit(x_train, y_train)
-    pred = clf.predict(samples)
-    out = dict(classifier_test_accuracy=float(clf.score(x_ref, y_ref)))
-    if classes is None:
-        hist = np.bincount(pred, minlength=len(clf.classes_))
-        p = hist[hist > 0] / hist.sum()
-        out.update(class_histogram=hist.tolist(), entropy_bits=abs(float((p * np.log2(p)).sum())),
-                   diversity=float(pdist(samples).mean() / pdist(x_ref).mean()))
-        return out
-    ratios = []
-    for c in np.unique(classes):
-        s, r = samples[classes == c], x_ref[y_ref == c]
-        if len(s) > 1 and len(r) > 1:
-            ratios.append(pdist(s).mean() / pdist(r).mean())
-    out.update(class_accuracy=float((pred == classes).mean()), diversity=float(np.mean(ratios)) if ratios else 0.0)
-    return out
-
-
-def save_grid(images: np.ndarray, path: str | Path, labels: Sequence | None = None, cols: int = 10,
-              title: str | None = None) -> Path:
-    """Write ``images`` (n, 64) as a grid of 8x8 pictures to a PNG; returns the path."""
-    from matplotlib.figure import Figure  # no pyplot: leaves the caller's backend alone
-
-    n = len(images)
-    side = int(round(np.sqrt(images.shape[1])))
-    rows = max(1, -(-n // cols))
-    fig = Figure(figsize=(cols * 0.9, rows * 0.95 + (0.3 if title else 0)))
-    axes = fig.subplots(rows, cols, squeeze=False)
-    for k, ax in enumerate(axes.flat):
-        ax.axis("off")
-        if k < n:
-            ax.imshow(np.clip(images[k], 0, 1).reshape(side, side), cmap="gray_r", vmin=0, vmax=1)
-            if labels is not None:
-                ax.set_title(str(labels[k]), fontsize=7)
-    if title:
-        fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    return path
-
-
-def write_generated(run_dir: str | Path, graph: Graph, data, per_class: int = 4, class_scale: float = 3.0,
-                    seed: int = 0, **gen) -> dict:
-    """Generate ``per_class`` class-conditional samples per class with ``graph``, score them
-    (:func:`score_samples` on ``data``) and leave ``generated-samples.png`` and
-    ``generated.json`` in ``run_dir``, where ``neurotep report`` picks them up."""
-    import json
-
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        _fail(f"run directory {str(run_dir)!r} does not exist")
-    classes = np.repeat(np.arange(data.n_classes), per_class)
-    x = generate(graph, len(classes), classes, seed=seed, class_scale=class_scale, **gen)
-    scores = score_samples(x, classes, data.x_train, data.y_train, data.x_test, data.y_test)
-    info = dict(variant=graph.meta.get("variant"), samples=len(classes), class_scale=class_scale, seed=seed,
-                steps=int(dict(GEN_DEFAULTS, **gen)["steps"]), **scores)
-    save_grid(x, run_dir / "generated-samples.png", labels=classes, cols=per_class * 2 if per_class <= 5 else 10)
-    (run_dir / "generated.json").write_text(json.dumps(info, indent=2) + "\n")
-    return info

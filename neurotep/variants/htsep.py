@@ -52,7 +52,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from neurotep.errors import GraphError
-from neurotep.graph import Connection, Graph, LearningRule, Population, Probe, ToroidalBuffer
+from neurotep.graph import Connection, Graph, LearningRule, Population, ToroidalBuffer
 
 NAME = "htsep"
 DESCRIPTION = ("HTSEP: hidden layer on a 2-D torus with a learned time x space fading buffer, probabilistic "
@@ -282,12 +282,10 @@ def build(n_in: int = 64, n_out: int = 10, seed: int = 0, hidden: int = DEFAULTS
     g.add(Connection("W_x_h", "x", "h", rs.uniform(-bound, bound, (hidden, n_in)), learning=rule))
     g.add(ToroidalBuffer("torus_h", "h", int(buffer_depth), (float(buffer_decay), *sdec), float(buffer_gain),
                          shape=shape, radius=radius, learn=bool(learn_decay)))
-    g.add(Probe("probe_h", "h", "spikes"))
     bound = 1.0 / np.sqrt(hidden)
     # The output is not gated: it is the readout, and the nudge acts on it.
     g.add(Population("y", n_out, "linear", {"damping": float(damping)}, bias=rs.uniform(-bound, bound, n_out)))
     g.add(Connection("W_h_y", "h", "y", rs.uniform(-bound, bound, (n_out, hidden)), symmetric=True, learning=rule))
-    g.add(Probe("probe_y", "y", "spikes"))
     g.meta.update(
         variant=NAME, input="x", output="y",
         hyperparameters=dict(n_in=n_in, n_out=n_out, seed=seed, hidden=int(hidden),

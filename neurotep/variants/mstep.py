@@ -52,7 +52,7 @@ from typing import Sequence
 import numpy as np
 
 from neurotep.errors import GraphError
-from neurotep.graph import Connection, Graph, LearningRule, Population, Probe, ToroidalBuffer
+from neurotep.graph import Connection, Graph, LearningRule, Population, ToroidalBuffer
 
 NAME = "mstep"
 DESCRIPTION = ("MS-TEP: pyramid of TorEqProp levels (coarse to fine) with cross-scale energy coupling, "
@@ -162,7 +162,6 @@ def build(n_in: int = 64, n_out: int = 10, seed: int = 0, levels: Sequence[int] 
         g.add(Connection(f"W_{src}_{h}", src, h, rs.uniform(-bound, bound, (d, n_src)), learning=rule))
         if buffer_depth > 0 and buffer_gain > 0:
             g.add(ToroidalBuffer(f"torus_{h}", h, buffer_depth, (buffer_decay,), buffer_gain))
-        g.add(Probe(f"probe_{h}", h, "spikes"))
 
     # Cross-scale coupling, expanded (see the module docstring).
     lam, mu = float(coupling_up), float(coupling_down)
@@ -184,7 +183,6 @@ def build(n_in: int = 64, n_out: int = 10, seed: int = 0, levels: Sequence[int] 
     bound = 1.0 / np.sqrt(d_fine)
     g.add(Population("y", n_out, "linear", {"damping": damp[-1]}, bias=rs.uniform(-bound, bound, n_out)))
     g.add(Connection(f"W_{fine}_y", fine, "y", rs.uniform(-bound, bound, (n_out, d_fine)), symmetric=True, learning=rule))
-    g.add(Probe("probe_y", "y", "spikes"))
     level_pops[-1].append("y")
 
     g.meta.update(

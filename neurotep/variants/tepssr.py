@@ -60,7 +60,7 @@ from __future__ import annotations
 import numpy as np
 
 from neurotep.errors import GraphError
-from neurotep.graph import Connection, Graph, InputStream, LearningRule, Population, Probe, Stage, ToroidalBuffer
+from neurotep.graph import Connection, Graph, InputStream, LearningRule, Population, Stage, ToroidalBuffer
 from neurotep.neurons.s4d import mode_gain, rotation_blocks, s4d_lin
 
 NAME = "tepssr"
@@ -143,8 +143,6 @@ def build(n_in: int = 64, n_out: int = 10, seed: int = 0, step_features: int | N
     bound = sigma_bound(rho, loop)
     w *= min(1.0, bound / np.linalg.norm(w, 2))
     g.add(Connection("W_h_y", "h", "y", w, symmetric=True, learning=rule))
-    for p in ("s", "h", "y"):
-        g.add(Probe(f"probe_{p}", p, "spikes"))
     # Time: one element per step into the SSM while the block holds, then the block relaxes with
     # the SSM held and the last element on x (graded during the feed, encoded after it).
     g.add(InputStream("x_sequence", "x", int(length)))

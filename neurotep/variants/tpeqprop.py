@@ -77,7 +77,7 @@ from typing import Sequence
 import numpy as np
 
 from neurotep.errors import GraphError
-from neurotep.graph import Connection, Graph, LearningRule, Population, Probe, ToroidalBuffer
+from neurotep.graph import Connection, Graph, LearningRule, Population, ToroidalBuffer
 
 NAME = "tpeqprop"
 DESCRIPTION = ("TPEqProp: predictive-coding TorEqProp with signed error populations, relaxed to the "
@@ -139,7 +139,6 @@ def build(n_in: int = 64, n_out: int = 10, seed: int = 0, hidden: Sequence[int] 
                          symmetric=prev != "x", feedback=-eta * pi if prev != "x" else 1.0, learning=rule))
         g.add(Connection(f"I_{h}_{e}", h, e, -np.eye(size), mask=np.eye(size, dtype=bool), symmetric=True,
                          feedback=-eta))
-        g.add(Probe(f"probe_{h}", h, "spikes"))
         errors.append(e)
     g.meta.update(
         variant=NAME, input="x", output="y", errors=errors, values=values,

@@ -40,6 +40,7 @@ import scipy.sparse as sp
 
 from neurotep.errors import BackendError
 from neurotep.graph import RATE_MODELS, Graph
+from neurotep.graph.probes import recording_plan
 from neurotep.neurons.fixed import KERNEL_BITS
 from neurotep.quantize import TAP_BITS, quantize
 
@@ -145,8 +146,8 @@ def compile_graph(graph: Graph, batch: int = 1, precision: str = "float", record
                   sample_ids: np.ndarray | None = None, spiking_inputs: bool = True, raster: bool = False) -> LavaPlan:
     """Compile ``graph`` for a batch of ``batch`` samples.
 
-    ``record`` lists populations to count (default: every spiking population, plus inputs when
-    ``spiking_inputs``, plus the graph's output population as a readout). ``sample_ids`` (dataset
+    ``record`` lists populations to count (default: what the graph's probes ask for, else every
+    spiking population plus inputs when ``spiking_inputs``; and the output population as a readout). ``sample_ids`` (dataset
     indices) key the stochastic neurons' counter-based draws exactly as on the torch path.
     """
     graph.validate()
@@ -254,16 +255,20 @@ def compile_graph(graph: Graph, batch: int = 1, precision: str = "float", record
         links.append(LinkSpec(holder[b.population], "s_out", f"torus_{b.population}", "s_in"))
         links.append(LinkSpec(f"torus_{b.population}", "a_out", holder[b.population], "a_in"))
 
-    if record is None:
-        out = graph.meta.get("output")
-        record = [p for p in graph.populations if not graph.emits_graded(p, spiking_inputs) or p == out]
+    out = graph.meta.get("output")
+    if record is None:  # the graph's probes (or every spike-sending population), plus the readout
+        plan = recording_plan(graph, spiking_inputs, raster)
+        record = list(plan) + ([out] if out in graph.populations and out not in plan else [])
+    else:
+        plan = {p: frozenset({"spikes", "raster"} if raster else {"spikes"}) for p in record}
     recorders, by_name = {}, {p.name: p for p in procs}
     for pop in record:
         if pop not in graph.populations:
             raise BackendError(f"cannot record unknown population {pop!r}")
         size = graph.populations[pop].size
-        params = dict(batch=batch, size=size, readout=pop == graph.meta.get("output"),
-                      raster=raster and graph.populations[pop].model in ("lif", "stochastic", "input"))
+        kinds = plan.get(pop, frozenset())
+        params = dict(batch=batch, size=size, readout=pop == out, state="state" in kinds,
+                      raster="raster" in kinds and graph.populations[pop].model in ("lif", "stochastic", "input"))
         spec = by_name[holder[pop]]
         if spec.kind in ("sub_lif", "stochastic", "rate"):
             spec.params["record"] = params  # neurotep's processes count their own output: no extra process

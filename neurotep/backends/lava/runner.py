@@ -16,6 +16,7 @@ import torch
 from neurotep.backends.lava.isolate import job_dir, reap, run_worker
 from neurotep.errors import BackendError
 from neurotep.graph import Graph, save_graph
+from neurotep.graph.probes import recording_plan
 from neurotep.neurons.fixed import GRADED_BITS
 from neurotep.recording import Recording
 
@@ -49,11 +50,11 @@ def run_lava(graph: Graph, inputs: dict[str, np.ndarray], steps: int, sample_ids
     spec = dict(kind="run", batch=batch, steps=steps, precision=precision, tag=TAGS[precision],
                 sample_ids=[int(i) for i in sample_ids], spiking_inputs=spiking_inputs, raster=raster,
                 on_chip=on_chip)
+    plan = recording_plan(graph, spiking_inputs, raster)  # checked before the run
     res, records = execute(graph, inputs, spec, timeout)
-    if spiking_inputs:
-        records.update({pop: _count_inputs(frames, steps, raster) for pop, frames in inputs.items()
-                        if not graph.emits_graded(pop, spiking_inputs)})
-    return _recording(graph, records), _readout(graph, records, steps, precision), res
+    records.update({pop: _count_inputs(frames, steps, "raster" in plan[pop]) for pop, frames in inputs.items()
+                    if "spikes" in plan.get(pop, ())})
+    return _recording(graph, records, plan, precision), _readout(graph, records, steps, precision), res
 
 
 def _count_inputs(frames: np.ndarray, steps: int, raster: bool) -> dict:
@@ -89,12 +90,14 @@ def execute(graph: Graph, arrays: dict[str, np.ndarray], spec: dict, timeout: fl
     return res, records
 
 
-def _recording(graph: Graph, records: dict) -> Recording:
+def _recording(graph: Graph, records: dict, plan: dict, precision: str) -> Recording:
     rec = Recording()
-    out = graph.meta.get("output")
     for pop, z in records.items():
-        if pop == out and graph.populations[out].model not in ("lif", "stochastic"):
-            continue  # recorded for its values (the readout), not as spikes
+        if "state" in z:  # in float units (fixed point: graded values carry GRADED_BITS fractional bits)
+            scale = 2.0**GRADED_BITS if precision == "fixed" and graph.emits_graded(pop, True) else 1.0
+            rec.state[pop] = torch.as_tensor(z["state"] / scale)
+        if "spikes" not in plan.get(pop, ()):
+            continue  # recorded for its values (the readout, a state probe), not as spikes
         rec.per_step[pop] = torch.as_tensor(np.rint(z["table"].sum(1)).astype(np.int64))
         rec.per_sample[pop] = torch.as_tensor(z["table"].sum(0))
         rec.per_neuron[pop] = torch.as_tensor(z["per_neuron"])

@@ -35,6 +35,7 @@ class Counter:
         self.per_neuron = np.zeros(self.n)
         self.acc = np.zeros((self.b, self.n)) if p["readout"] else None
         self.raster = np.zeros((self.steps, self.b, self.n), dtype=bool) if p.get("raster") else None
+        self.state = np.zeros((self.steps, self.b, self.n)) if p.get("state") else None  # a "state" probe
         self.last = None
 
     def add(self, x: np.ndarray, time_step: int) -> None:
@@ -49,12 +50,16 @@ class Counter:
                     self.last = x.copy()
             if self.raster is not None:
                 self.raster[t] = x > 0
+            if self.state is not None:
+                self.state[t] = x
         if time_step == self.steps:
             arrays = dict(table=self.table, per_neuron=self.per_neuron)
             if self.acc is not None:
                 arrays.update(acc=self.acc, last=self.last)
             if self.raster is not None:
                 arrays["raster"] = self.raster
+            if self.state is not None:
+                arrays["state"] = self.state
             _save(self.path, **arrays)
 
 
