@@ -19,7 +19,9 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/neurotep demo
 
+# lint-imports holds the import contracts of pyproject.toml ([tool.importlinter]) before the tests run.
 test: $(STAMP)
+	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/python -m pytest -q
 
 bench: $(STAMP)

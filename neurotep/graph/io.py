@@ -11,6 +11,11 @@ Two forms, chosen by the path:
 In the JSON, array-valued fields hold the key of their array in the NPZ (or null). Writes are
 atomic (temporary sibling, then rename); loads use ``allow_pickle=False`` and report every
 problem as a one-line :class:`~neurotep.errors.ModelFileError`.
+
+Why one module of ~500 lines: it is the edge where untrusted files enter, and every check on
+the way in (zip headers before reading, sizes, dtypes, JSON field types, format upgrades) sits
+next to the field it guards, in the order a file is read; split, a reader would have to follow
+one load through several files to see that nothing is read unchecked.
 """
 
 from __future__ import annotations
@@ -181,6 +186,7 @@ def _from_doc(doc: dict[str, Any], arrays: dict[str, np.ndarray], where: str) ->
                         field(s, "encoded", node, default=True)))
     try:
         if doc["format_version"] == 1:
+            g.probes = []  # declarations no backend honoured; from format 2 on, probes decide what a run records
             upgrade_v1(g)
         return g.validate()
     except GraphError as e:

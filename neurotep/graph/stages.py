@@ -1,5 +1,6 @@
 """Time in the graph: input streams and stages (:class:`~neurotep.graph.nodes.InputStream`,
-:class:`~neurotep.graph.nodes.Stage`), their validation, and the one way a staged graph runs.
+:class:`~neurotep.graph.nodes.Stage`) and the one way a staged graph runs (their validation is
+:mod:`neurotep.graph.timing`).
 
 A staged graph runs as one plain graph per stage, in order (:func:`stage_parts`): the stage's
 active populations with their connections and buffers, and every population that drives them
@@ -19,67 +20,10 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any
 
 from neurotep.errors import GraphError
 from neurotep.graph.graph import Graph
 from neurotep.graph.nodes import Connection, InputStream, Population, Stage
-
-MAX_TIMING_STEPS = 100_000  # = validate.MAX_STEPS (kept here so that validate can import this module)
-
-
-def _fail(node: str, problem: str):
-    raise GraphError(f"{node}: {problem}")
-
-
-def _int_in(label: str, key: str, v: Any, lo: int, hi: int) -> None:
-    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-        _fail(label, f"{key} must be an int in [{lo}, {hi}], got {v!r}")
-
-
-def check_timing(graph: Graph) -> None:
-    """Validate ``graph.streams`` and ``graph.stages`` (called by :meth:`Graph.validate`)."""
-    pops = graph.populations
-    names: set[str] = set()
-    fed: set[str] = set()
-    for s in graph.streams:
-        if not isinstance(s, InputStream):
-            _fail("stream", f"expected an InputStream, got {type(s).__name__}")
-        label = f"stream {s.name!r}"
-        if not isinstance(s.name, str) or not s.name or s.name in names:
-            _fail(label, "needs a unique, non-empty name")
-        names.add(s.name)
-        if s.population not in pops or pops[s.population].model != "input":
-            _fail(label, f"population {s.population!r} is not an input population of the graph")
-        if s.population in fed:
-            _fail(label, f"input {s.population!r} already has a stream")
-        fed.add(s.population)
-        _int_in(label, "length", s.length, 1, MAX_TIMING_STEPS)
-        _int_in(label, "every", s.every, 1, MAX_TIMING_STEPS)
-    names = set()
-    for i, st in enumerate(graph.stages):
-        if not isinstance(st, Stage):
-            _fail("stage", f"expected a Stage, got {type(st).__name__}")
-        label = f"stage {st.name!r}"
-        if not isinstance(st.name, str) or not st.name or st.name in names:
-            _fail(label, "needs a unique, non-empty name")
-        names.add(st.name)
-        if not isinstance(st.active, (tuple, list)) or not st.active:
-            _fail(label, "active must list at least one population")
-        for p in st.active:
-            if p not in pops or pops[p].model == "input":
-                _fail(label, f"active population {p!r} is not a non-input population of the graph")
-        last = i == len(graph.stages) - 1
-        if last and st.steps is not None:
-            _fail(label, "is the last stage: its steps are the run's own (steps must be null)")
-        if not last:
-            _int_in(label, "steps", st.steps, 1, MAX_TIMING_STEPS)
-        if not isinstance(st.encoded, bool):
-            _fail(label, f"encoded must be true or false, got {st.encoded!r}")
-    out = graph.meta.get("output")
-    if graph.stages and isinstance(out, str) and out not in graph.stages[-1].active:
-        _fail(f"stage {graph.stages[-1].name!r}", f"the output population {out!r} must update in the last stage")
-
 
 @dataclass
 class StagePart:

@@ -5,6 +5,10 @@ the recorded spikes as NIR data.
 The report is built once as a list of blocks (headings, paragraphs, tables, images) and rendered
 twice, so the Markdown and the HTML always say the same thing. Everything is read and checked
 before anything is written; the output directory appears complete or not at all.
+
+Why one module of ~410 lines: the block list is written once for both renderings, and the two
+renderers are the only readers of the block types defined here; figures are in
+:mod:`.figures`, run reading in :mod:`.runs`.
 """
 
 from __future__ import annotations
@@ -317,7 +321,7 @@ def _energy_section(doc: Doc, run: RunData, out: Path, images: dict[str, Path]) 
 
 def _generated_section(doc: Doc, run: RunData, out: Path, images: dict[str, Path]) -> None:
     """Samples a generative run left in its directory (``generated-samples.png`` and its scores
-    in ``generated.json``, see :func:`neurotep.variants.difftor.write_generated`); nothing otherwise."""
+    in ``generated.json``, see :func:`neurotep.generation.write_generated`); nothing otherwise."""
     png = run.path / "generated-samples.png"
     if not png.is_file():
         return

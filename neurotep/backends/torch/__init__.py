@@ -1,5 +1,6 @@
 """The torch reference path (snnTorch neurons, CPU or CUDA)."""
 
-from neurotep.backends.torch.network import Nudge, Recording, SimState, TorchNetwork, resolve_device
+from neurotep.backends.torch.network import Recording, TorchNetwork
+from neurotep.backends.torch.state import Nudge, SimState, resolve_device
 
 __all__ = ["TorchNetwork", "Nudge", "SimState", "Recording", "resolve_device"]

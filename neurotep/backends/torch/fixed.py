@@ -8,7 +8,8 @@ from typing import Callable
 
 import torch
 
-from neurotep.backends.torch.network import resolve_device
+from neurotep.backends.torch.state import resolve_device
+from neurotep.graph.probes import recording_plan
 from neurotep.recording import Recording
 from neurotep.neurons import RingBuffer
 from neurotep import rng
@@ -56,12 +57,15 @@ class FixedNetwork:
         v = {k: torch.zeros(batch, g.populations[k].size, **kw) for k, p in self.q.populations.items()
              if p.model in ("lif", "stochastic")}
         rings = {k: RingBuffer(len(t), out[k]) for k, t in self.taps.items()}
-        counted = [p for p in g.populations if not g.emits_graded(p, spiking_inputs)]
+        plan = recording_plan(g, spiking_inputs, raster)  # the graph's probes, or every spike-sending population
+        counted = [p for p, k in plan.items() if "spikes" in k]
         rec = Recording(per_step={p: torch.zeros(steps, **kw) for p in counted},
                         per_neuron={p: torch.zeros(g.populations[p].size, **kw) for p in counted},
                         per_sample={p: torch.zeros(batch, **kw) for p in counted},
                         raster={p: torch.zeros(steps, batch, g.populations[p].size, dtype=torch.bool, device=self.device_)
-                                for p in counted} if raster else {})
+                                for p in counted if "raster" in plan[p]},
+                        state={p: torch.zeros(steps, batch, g.populations[p].size, dtype=torch.float64, device=self.device_)
+                               for p, k in plan.items() if "state" in k})
         acc = None
         for t in range(steps):
             new = dict(input_fn(t))
@@ -94,8 +98,10 @@ class FixedNetwork:
                 rec.per_step[p][t] = out[p].sum()
                 rec.per_neuron[p] += out[p].sum(0)
                 rec.per_sample[p] += out[p].sum(1)
-                if raster:
+                if p in rec.raster:
                     rec.raster[p][t] = out[p] > 0
+            for p, s in rec.state.items():  # in float units: graded values carry GRADED_BITS fractional bits
+                s[t] = out[p].double() / (2**GRADED_BITS if g.emits_graded(p, spiking_inputs) else 1)
             if readout is not None:
                 acc = out[readout] if acc is None else acc + out[readout]
         rec.per_neuron = {k: x.double() for k, x in rec.per_neuron.items()}

@@ -15,55 +15,20 @@ writes down); the other neuron models call the shared dynamics in :mod:`neurotep
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 from typing import Callable
 
 import snntorch as snn
 import torch
 
 from neurotep import rng
-from neurotep.errors import BackendError
 from neurotep.graph import NEURON_MODELS, RATE_MODELS, SPIKING_MODELS, Graph
+from neurotep.graph.probes import recording_plan
 from neurotep.graph.stages import frames_of
-from neurotep.neurons import RingBuffer, rate_step, stochastic_step, torus_feedback
+from neurotep.neurons import RingBuffer, rate_step, stochastic_step
 from neurotep.neurons.rate import noise_scale
 from neurotep.recording import Recording
-
-
-def resolve_device(name: str | None) -> torch.device:
-    """``"cpu"``, ``"cuda"`` or ``"cuda:N"``; a clear error when CUDA is asked for but absent."""
-    name = name or "cpu"
-    if name == "cpu":
-        return torch.device("cpu")
-    if name.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise BackendError(f"--device {name} was asked for but no CUDA GPU is available here; use --device cpu")
-        return torch.device(name)
-    raise BackendError(f"unknown device {name!r}: use cpu or cuda")
-
-
-@dataclass
-class Nudge:
-    """EqProp nudging of one population towards ``target``: adds ``-beta * (out - target)``,
-    the gradient of the cost ``||out - target||^2 / 2``, to its input."""
-
-    population: str
-    beta: float
-    target: torch.Tensor
-
-
-@dataclass
-class SimState:
-    """Everything that evolves: outputs, membranes and the output histories (delays, buffers)."""
-
-    t: int
-    out: dict[str, torch.Tensor]
-    v: dict[str, torch.Tensor]
-    hist: dict[str, RingBuffer]
-
-    def fork(self) -> "SimState":
-        """A copy that can advance independently (e.g. the two nudged phases from one free state)."""
-        return SimState(self.t, dict(self.out), dict(self.v), {k: rb.copy() for k, rb in self.hist.items()})
+from neurotep.backends.torch.state import Nudge, SimState, resolve_device
+from neurotep.backends.torch.wiring import input_current, is_diagonal, update_order
 
 
 class TorchNetwork(torch.nn.Module):
@@ -83,7 +48,7 @@ class TorchNetwork(torch.nn.Module):
             {p.name: torch.nn.Parameter(torch.as_tensor(p.bias, **kw)) for p in graph.populations.values() if p.bias is not None}
         )
         self.masks = {c.name: torch.as_tensor(c.mask, device=self.device_, dtype=dtype) for c in graph.connections if c.mask is not None}
-        self._diagonal = {c.name for c in graph.connections if _is_diagonal(c.mask)}
+        self._diagonal = {c.name for c in graph.connections if is_diagonal(c.mask)}
         # Toroidal buffers: learned decays live as logits (sigmoid keeps them in (0, 1)); fixed
         # ones are turned into taps and kernels once.
         self._buffers = {b.population: b for b in graph.buffers}
@@ -103,7 +68,7 @@ class TorchNetwork(torch.nn.Module):
             if p.model in RATE_MODELS and float(p.param("noise")) > 0 and float(p.param("noise_gain")) > 0
         })
         self._incoming = {p: list(graph.incoming(p)) for p in graph.populations}
-        self._order = _update_order(graph)
+        self._order = update_order(graph)
         # Each population keeps as many past outputs as its longest outgoing delay or buffer needs.
         self.history_depth = graph.history_depth()
         # Global neuron offsets key the counter-based generator per population.
@@ -224,7 +189,7 @@ class TorchNetwork(torch.nn.Module):
             if active is not None and name not in active:
                 new[name] = st.out[name]
                 continue
-            u = _input_current(self, st, name, new, weights, drive)
+            u = input_current(self, st, name, new, weights, drive)
             if nudge is not None and nudge.population == name:
                 u = u - nudge.beta * (st.out[name] - nudge.target)
             gate = self._gate(pop, st.t, sample_ids, u.shape[0]) if gates else None
@@ -349,16 +314,19 @@ class TorchNetwork(torch.nn.Module):
         readout: str | None = None,
         spiking_inputs: bool = True,
     ) -> tuple[SimState, Recording, torch.Tensor | None]:
-        """Run ``steps`` steps with per-step inputs ``input_fn(t)``, counting spikes.
-
-        Spikes are counted for spiking populations, and for input populations when
-        ``spiking_inputs`` says the inputs are spike trains (not graded currents). Returns the
-        final state, the :class:`Recording` and, when ``readout`` names a population, the mean of
-        its output over the run (what spiking inference decodes).
+        """Run ``steps`` steps with per-step inputs ``input_fn(t)``, recording what the graph's
+        probes ask for (:func:`neurotep.graph.probes.recording_plan`; without probes, the spikes of
+        every population that sends spikes: spiking neurons, and inputs when ``spiking_inputs``
+        says they are spike trains). Returns the final state, the :class:`Recording` and, when
+        ``readout`` names a population, the mean of its output over the run (what spiking
+        inference decodes).
         """
         weights = self.effective_weights()
         st = self.init_state(batch)
-        spiking = [p for p in self.graph.populations if not self.graph.emits_graded(p, spiking_inputs)]
+        plan = recording_plan(self.graph, spiking_inputs, raster)
+        spiking = [p for p, k in plan.items() if "spikes" in k]
+        states = {p: torch.zeros(steps, batch, self.graph.populations[p].size, device=self.device_, dtype=self.dtype)
+                  for p, k in plan.items() if "state" in k}
         # Per step only one reduction, one copy and one add per population: spikes per sample go
         # into a (T, B) table and spikes accumulate per (sample, neuron); the per-step,
         # per-sample and per-neuron totals are derived once at the end. float32 holds these
@@ -366,7 +334,8 @@ class TorchNetwork(torch.nn.Module):
         size = {p: self.graph.populations[p].size for p in spiking}
         table = {p: torch.zeros(steps, batch, device=self.device_, dtype=self.dtype) for p in spiking}
         acc_bn = {p: torch.zeros(batch, size[p], device=self.device_, dtype=self.dtype) for p in spiking}
-        rasters = {p: torch.zeros(steps, batch, size[p], device=self.device_, dtype=torch.bool) for p in spiking} if raster else {}
+        rasters = {p: torch.zeros(steps, batch, size[p], device=self.device_, dtype=torch.bool)
+                   for p in spiking if "raster" in plan[p]}
         acc = None
         with torch.no_grad():
             for t in range(steps):
@@ -375,8 +344,10 @@ class TorchNetwork(torch.nn.Module):
                     s = st.out[p]
                     torch.sum(s, 1, out=table[p][t])
                     acc_bn[p] += s
-                    if raster:
+                    if p in rasters:
                         rasters[p][t] = s > 0
+                for p, v in states.items():
+                    v[t] = st.out[p]
                 if readout is not None:
                     acc = st.out[readout] if acc is None else acc + st.out[readout]
         rec = Recording(
@@ -384,65 +355,6 @@ class TorchNetwork(torch.nn.Module):
             per_neuron={p: acc_bn[p].sum(0, dtype=torch.float64) for p in spiking},
             per_sample={p: table[p].sum(0, dtype=torch.float64) for p in spiking},
             raster=rasters,
+            state=states,
         )
         return st, rec, (acc / steps if acc is not None else None)
-
-
-def _input_current(net: TorchNetwork, st: SimState, name: str, new: dict, weights: dict, drive: dict | None) -> torch.Tensor:
-    """Synaptic input + toroidal buffer feedback + bias of population ``name`` at this step.
-
-    Without ``drive`` the terms are added in Lava's order: the incoming connections in graph
-    order, then the buffer (a Lava InPort sums its connections in that order), then the bias (the
-    neuron models' ``a_in.recv() + bias``), so float64 runs round like Lava's float models."""
-    u = drive.get(name) if drive is not None else None
-    for c, transposed in net._incoming[name]:
-        src = c.post if transposed else c.pre
-        if drive is not None and not transposed and net.graph.populations[src].model == "input":
-            continue  # already in the static drive
-        x = new[src] if c.delay == 0 else st.hist[src].tap(c.delay - 1)
-        if c.name in net._diagonal:  # one-to-one synapses (e.g. TPEqProp's identities): same sums, no dense matmul
-            term = x * torch.diagonal(weights[c.name])
-        else:
-            term = x @ weights[c.name] if transposed else x @ weights[c.name].T
-        if transposed and c.feedback != 1.0:  # scaled feedback direction (predictive coding)
-            term = c.feedback * term
-        u = term if u is None else u + term
-    if name in net._buffers:
-        taps, kernel = weights.get(f"torus:{name}") or net.torus_weights()[name]
-        fb = torus_feedback(st.hist[name], taps, kernel)
-        u = fb if u is None else u + fb
-    if drive is None and name in net.biases:
-        u = net.biases[name] if u is None else u + net.biases[name]
-    if u is None:
-        u = torch.zeros_like(st.out[name])
-    elif u.dim() == 1:
-        u = u.expand_as(st.out[name])
-    return u
-
-
-def _update_order(graph: Graph) -> list[str]:
-    """Populations in an order where every delay-0 source comes before its target (validation
-    has excluded delay-0 cycles); inputs first, otherwise insertion order."""
-    names = list(graph.populations)
-    deps = {n: set() for n in names}
-    for c in graph.connections:
-        if c.delay == 0:
-            deps[c.post].add(c.pre)
-    order, done = [], set()
-    pending = sorted(names, key=lambda n: graph.populations[n].model != "input")
-    while pending:
-        for n in pending:
-            if deps[n] <= done:
-                order.append(n)
-                done.add(n)
-                pending.remove(n)
-                break
-        else:  # pragma: no cover - validate() rejects delay-0 cycles
-            raise BackendError("delay-0 cycle in graph")
-    return order
-
-
-def _is_diagonal(mask) -> bool:
-    """Whether a connection's mask keeps exactly the diagonal of a square matrix."""
-    return mask is not None and mask.ndim == 2 and mask.shape[0] == mask.shape[1] and \
-        int(mask.sum()) == int(mask.trace()) == mask.shape[0]

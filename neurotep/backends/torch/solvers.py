@@ -21,13 +21,16 @@ projections are computed once per relaxation, ``static_ops``) and the solver's o
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import torch
 
-from neurotep.backends.torch.network import Nudge, SimState, TorchNetwork
+from neurotep.backends.torch.state import Nudge, SimState
 from neurotep.errors import BackendError
 from neurotep.neurons import RingBuffer
+
+if TYPE_CHECKING:  # annotations only: TorchNetwork.relax calls the solvers
+    from neurotep.backends.torch.network import TorchNetwork
 
 
 @dataclass
