@@ -183,7 +183,7 @@ def cmd_run(args) -> None:
         data = load_dataset(args.dataset, args.data_path)
         res = run_model(graph, data, backend=args.backend, samples=args.samples, steps=args.steps, spiking=args.spiking,
                         encoding=args.encoding, device=args.device, raster=args.raster, neuron=args.neuron,
-                        precision=args.precision, hardware=args.hardware)
+                        precision=args.precision, hardware=args.hardware, form=args.form, strict=args.strict)
         doc = save_run(res, tmp)
     s = {k: v for k, v in doc.items() if k != "sample_ids"}  # run.json less the (long) list of sample ids
     _print(s, args.json, [f"{s['mode']} run on {s['executed_on']}: accuracy {s['test_accuracy']:.4f} on {s['samples']} "
@@ -201,14 +201,23 @@ def cmd_compile(args) -> None:
     if args.mode not in ("spiking", "rate"):
         raise NeurotepError(f"unknown mode {args.mode!r}: use spiking or rate")
     from neurotep.backends.lava.plan import compile_graph
+    from neurotep.graph.chip import chip_form
     from neurotep.hardware import load_profile, map_to_cores
 
     graph = load_model(args.model_dir)
     g = rate_to_spiking(graph, neuron=args.neuron) if args.mode == "spiking" else graph
+    if args.form == "chip":
+        g = chip_form(g)
+    elif args.form != "reference":
+        raise NeurotepError(f"unknown form {args.form!r}: use reference (the model as trained) or chip (Loihi 2's neuro-cores)")
     plan = compile_graph(g, batch=1, precision=args.precision)
     cores = map_to_cores(plan, load_profile("loihi2"))
-    doc = {"model": args.model_dir, "mode": args.mode, **plan.describe(), "loihi2_mapping": cores.describe()}
-    lines = [f"{args.mode} network of {args.model_dir} as Lava processes ({args.precision}):"]
+    doc = {"model": args.model_dir, "mode": args.mode, "form": args.form, **plan.describe(),
+           "loihi2_mapping": cores.describe()}
+    if args.form == "chip":
+        doc["chip_form_changes"] = g.meta["chip_form"]["changes"]
+    lines = [f"{args.mode} network of {args.model_dir}, {args.form} form, as Lava processes ({args.precision}):"]
+    lines += [f"  chip form: {c}" for c in doc.get("chip_form_changes", [])]
     lines += [f"  {p['name']:<22} {p['class']:<52} shape {tuple(p['shape'])}"
               + (f", {p['synapses']} synapses" if "synapses" in p else "")
               + (f", gate p={p['gate']}" if "gate" in p else "") + _buffer_words(p.get("buffer"))
@@ -315,6 +324,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--neuron", default=None,
                    help="spiking neuron for hidden units: lif (integrate-and-fire) or stochastic (default: the variant's)")
     s.add_argument("--raster", action="store_true", help="also record full spike rasters")
+    s.add_argument("--form", default="reference", help="reference (default: the model as trained) or chip (rewritten for Loihi 2's neuro-cores: buffers as delayed self-connections, zero-reset LIF; see docs/architecture.md)")
+    s.add_argument("--strict", action="store_true",
+                   help="--backend lava: refuse (exit 2, nothing written) a run not wholly on Loihi 2's neuro-cores")
     s.add_argument("--device", type=_device, default="cpu", help="cpu, cuda or cuda:N (torch backend)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_run)
@@ -325,6 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--mode", default="spiking", help="spiking (default) or rate")
     s.add_argument("--neuron", default=None, help="spiking neuron for hidden units: lif or stochastic (default: the variant's)")
     s.add_argument("--precision", default="float", help="float or fixed (Loihi 2 bit widths; bit-exact between torch and lava)")
+    s.add_argument("--form", default="reference", help="reference (default: the model as trained) or chip (rewritten for Loihi 2's neuro-cores: buffers as delayed self-connections, zero-reset LIF; see docs/architecture.md)")
     s.add_argument("--out", default=None, help="--to nir: the NIR file to write")
     s.add_argument("--overwrite", action="store_true", help="--to nir: replace an existing file at --out")
     s.add_argument("--dt", type=_positive, default=None, help="--to nir: seconds per step (default 1e-4, snnTorch's importer's)")

@@ -10,6 +10,7 @@ The count comes from compiling the graph into its Lava plan
 
 from __future__ import annotations
 
+from neurotep.errors import BackendError
 from neurotep.graph import Graph
 
 CHIPS = ("loihi2", "loihi")  # the chip profiles of the energy models that route spikes between cores
@@ -29,9 +30,12 @@ def _mapped(graph: Graph, plan, chip: str) -> dict:
     except Exception as e:
         return _assumed(graph, e)
     cores = {r.population: int(r.cores) for r in cmap.populations}
-    return {"cores": {p.name: cores.get(p.name, 0 if p.model == "input" else 1) for p in graph.populations.values()},
-            "note": f"cores per population from neurotep's {cmap.title} mapping (map_to_cores): "
-                    + ", ".join(f"{k} {v}" for k, v in cores.items())}
+    out = {"cores": {p.name: cores.get(p.name, 0 if p.model == "input" else 1) for p in graph.populations.values()},
+           "note": f"cores per population from neurotep's {cmap.title} mapping (map_to_cores): "
+                   + ", ".join(f"{k} {v}" for k, v in cores.items())}
+    if chip == "loihi2":  # what runs on neuro-cores and what does not (the classes of hardware/loihi2/README.md)
+        out.update(neuro_core_fraction=cmap.neuro_core_fraction, off_core=cmap.off_core)
+    return out
 
 
 def core_counts(graph: Graph) -> dict[str, dict]:
@@ -45,3 +49,19 @@ def core_counts(graph: Graph) -> dict[str, dict]:
     except Exception as e:  # e.g. delay-0 connections, which Lava cannot express
         return {chip: _assumed(graph, e) for chip in CHIPS}
     return {chip: _mapped(graph, plan, chip) for chip in CHIPS}
+
+
+def check_strict(graph: Graph, precision: str = "float") -> None:
+    """``--strict``: refuse, before any work and in one line, a graph whose Lava plan puts any
+    population or synapse off Loihi 2's neuro-cores (chip-boundary I/O aside), naming the first
+    such process and the reason."""
+    from neurotep.backends.lava.plan import compile_graph
+    from neurotep.hardware import map_to_cores
+
+    cmap = map_to_cores(compile_graph(graph, batch=1, precision=precision), "loihi2")
+    off = [o for o in cmap.off_core if not o["boundary"]]
+    if off:
+        o, more = off[0], f" (and {len(off) - 1} more process(es))" if len(off) > 1 else ""
+        what = f"population {o['population']}" if o["population"] else "connection"
+        raise BackendError(f"--strict: {what} {o['name']} ({o['class'].rsplit('.', 1)[-1]}) would not run on Loihi 2's "
+                           f"neuro-cores{more}: {o['reason']}; drop --strict to run it with these parts on the host")

@@ -30,6 +30,7 @@ TAP_BITS = 8
 BIAS_MANT_MAX = 2**12 - 1  # 13-bit signed mantissa
 BIAS_EXP_MAX = 7  # 3-bit exponent
 MESSAGE_MAX = 2**23 - 1  # a_in travels as a 24-bit signed message
+MAX_DELAY = 64  # graph delay: DelaySparse's 6-bit delay (0..63) plus the step every synapse adds
 
 
 def lava_weights(w_int: np.ndarray) -> np.ndarray:
@@ -114,13 +115,15 @@ class QuantizedGraph:
 
 
 def quantize(graph: Graph) -> QuantizedGraph:
-    """Loihi 2 fixed-point parameters of ``graph`` (connection delays of 1 only; LIF, stochastic,
-    hard_sigmoid and linear populations; 1-D and N-D toroidal buffers; probabilistic gates)."""
+    """Loihi 2 fixed-point parameters of ``graph`` (connection delays 1 to 64, Lava's ``DelaySparse``
+    range; LIF, stochastic, hard_sigmoid and linear populations; 1-D and N-D toroidal buffers;
+    probabilistic gates)."""
     graph.validate()
     q = QuantizedGraph(graph)
     for c in graph.connections:
-        if c.delay != 1:
-            raise BackendError(f"connection {c.name!r}: fixed point supports delay 1 only so far, got {c.delay}")
+        if not 1 <= c.delay <= MAX_DELAY:
+            raise BackendError(f"connection {c.name!r}: fixed point runs delays 1 to {MAX_DELAY} (Loihi 2's 6-bit synaptic "
+                               f"delay, plus the step every synapse adds), got {c.delay}")
         w = c.weight * c.mask if c.mask is not None else c.weight
         q.connections[c.name] = QConnection(*weight_mantissa(np.asarray(w, dtype=np.float64)))
         if c.feedback != 1.0:  # the scaled transposed direction gets its own mantissas and exponent

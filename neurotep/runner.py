@@ -16,6 +16,7 @@ from neurotep.data import Dataset, check_batch, poisson_spikes_torch, rate_encod
 from neurotep.data.encoders import ENCODINGS
 from neurotep.errors import BackendError, DataError, GraphError, NeurotepError
 from neurotep.graph import Graph
+from neurotep.graph.chip import chip_form
 from neurotep.graph.probes import recording_plan
 from neurotep.graph.stages import frames_of, stage_parts
 from neurotep.graph.validate import MAX_STEPS
@@ -26,6 +27,7 @@ from neurotep.recording import Recording, merge, save_recording
 
 BACKENDS = ("torch", "lava")
 PRECISIONS = ("float", "fixed")
+FORMS = ("reference", "chip")  # the model as trained, or its Loihi 2 chip form (neurotep.graph.chip)
 DEFAULT_SPIKING_STEPS = 200
 LAVA_BATCH = 64  # samples per Lava simulation (each batch runs as independent copies)
 # Seed of the Poisson input encoder; distinct from stochastic neurons' seeds (see encoders).
@@ -76,17 +78,23 @@ def _executed_on(backend: str, device: str, hardware: str | None) -> str:
 def run_model(graph: Graph, data: Dataset, backend: str = "torch", samples: int | None = None,
               steps: int | None = None, spiking: bool = False, encoding: str = "poisson",
               device: str = "cpu", raster: bool = False, neuron: str | None = None, precision: str = "float",
-              hardware: str | None = None) -> RunOutput:
+              hardware: str | None = None, form: str = "reference", strict: bool = False) -> RunOutput:
     """Run ``graph`` on the first ``samples`` test images and summarise accuracy and spikes.
 
     Rate mode relaxes the rate network (on torch until converged, on Lava for the model's
     ``free_steps``) and decodes the final output; spiking mode runs ``steps`` steps of the spiking
     form (:func:`~neurotep.graph.transforms.rate_to_spiking`) and decodes the output's mean;
     ``neuron=None`` takes the variant's spiking neuron (``meta["spiking"]``, else ``lif``).
+    ``form="chip"`` runs the chip form (:func:`~neurotep.graph.chip.chip_form`); ``strict``
+    refuses, before any work, a run whose Lava plan is not wholly on Loihi 2's neuro-cores.
     """
     n = _check(backend, encoding, samples, data)
     if precision not in PRECISIONS:
         raise BackendError(f"unknown precision {precision!r}: use float or fixed")
+    if form not in FORMS:
+        raise BackendError(f"unknown form {form!r}: use reference (the model as trained) or chip (Loihi 2's neuro-cores)")
+    if strict and backend != "lava":
+        raise BackendError("--strict checks the Loihi 2 placement of a Lava run: add --backend lava")
     check_resources(graph, backend, n, steps, spiking, spiking and encoding == "poisson", precision, raster)
     executed_on = _executed_on(backend, device, hardware)
     x, y = data.x_test[:n], data.y_test[:n]
@@ -94,6 +102,8 @@ def run_model(graph: Graph, data: Dataset, backend: str = "torch", samples: int 
     check_batch(x, graph.input_width(inp))
     ids = np.asarray(data.test_index[:n], dtype=np.int64)
     g = rate_to_spiking(graph, neuron=neuron) if spiking else graph
+    if form == "chip":
+        g = chip_form(g)
     spiking_inputs = spiking and encoding == "poisson"
     parts = stage_parts(g)
     if g.probes and not spiking:
@@ -105,6 +115,11 @@ def run_model(graph: Graph, data: Dataset, backend: str = "torch", samples: int 
             raise BackendError("fixed point runs the spiking mode: add --spiking")
         for part in parts:
             quantize(part.graph)  # fails early, in this process, for what fixed point cannot express yet
+    if strict:
+        from neurotep.placement import check_strict
+
+        for part in parts:
+            check_strict(part.graph, precision)
     cfg = EqPropConfig.from_meta(g.meta)
     steps_taken = steps or (DEFAULT_SPIKING_STEPS if spiking else cfg.free_steps)
     play = dict(backend=backend, precision=precision, spiking=spiking, poisson=spiking_inputs, device=device,
@@ -124,7 +139,7 @@ def run_model(graph: Graph, data: Dataset, backend: str = "torch", samples: int 
     summary = dict(
         backend=backend, executed_on=executed_on, precision=precision, device=device if backend == "torch" else "cpu",
         dtype=_dtype_name(backend, precision, device),
-        mode="spiking" if spiking else "rate", encoding=encoding if spiking else "current",
+        mode="spiking" if spiking else "rate", encoding=encoding if spiking else "current", form=form,
         variant=graph.meta.get("variant"), dataset=data.name, samples=n, steps=int(steps_taken),
         test_accuracy=float((pred == y).mean()), spikes_total=int(sum(p["spikes"] for p in pops.values())),
         wall_seconds=wall, populations=pops,

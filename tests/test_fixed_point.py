@@ -54,7 +54,7 @@ def test_integer_rate_unit_by_hand():
     assert int(s[0]) == 256  # clipped at 1.0
 
 
-def _graph(seed, reset, depth, graded_input, model="lif"):
+def _graph(seed, reset, depth, graded_input, model="lif", delays=(1, 1)):
     rs = np.random.default_rng(seed)
     g = Graph()
     g.add(Population("x", 6, "input"))
@@ -64,8 +64,8 @@ def _graph(seed, reset, depth, graded_input, model="lif"):
     g.add(Population("a", 9, model, params, bias=rs.uniform(-0.05, 0.2, 9)))
     g.add(Population("y", 3, "linear", {"damping": 0.5}, bias=rs.uniform(-0.1, 0.1, 3)))
     g.add(Connection("xa", "x", "a", rs.uniform(-0.3, 1.2, (9, 6))))
-    g.add(Connection("aa", "a", "a", rs.uniform(-0.3, 0.3, (9, 9))))
-    g.add(Connection("ay", "a", "y", rs.uniform(-1, 1, (3, 9)), symmetric=True))
+    g.add(Connection("aa", "a", "a", rs.uniform(-0.3, 0.3, (9, 9)), delay=delays[0]))
+    g.add(Connection("ay", "a", "y", rs.uniform(-1, 1, (3, 9)), symmetric=True, delay=delays[1]))
     if depth:
         g.add(ToroidalBuffer("t", "a", depth, (0.7,), 0.12))
     g.meta.update(input="x", output="y")
@@ -86,11 +86,14 @@ def _bit_exact(g, x_frames, steps, ids, spiking_inputs):
     assert torch.equal(mean, readout["mean"]), "readout differs"
 
 
-@pytest.mark.parametrize("seed,reset,depth,graded,model", [
-    (0, "zero", 0, False, "lif"), (1, "subtract", 3, False, "lif"), (2, "zero", 4, True, "lif"),
-    (3, "subtract", 0, True, "lif"), (4, "zero", 2, False, "stochastic"), (5, "subtract", 0, True, "stochastic")])
-def test_random_graphs_are_bit_exact_on_lava(seed, reset, depth, graded, model):
-    g = _graph(seed, reset, depth, graded, model)
+@pytest.mark.parametrize("seed,reset,depth,graded,model,delays", [
+    (0, "zero", 0, False, "lif", (1, 1)), (1, "subtract", 3, False, "lif", (1, 1)), (2, "zero", 4, True, "lif", (1, 1)),
+    (3, "subtract", 0, True, "lif", (1, 1)), (4, "zero", 2, False, "stochastic", (1, 1)),
+    (5, "subtract", 0, True, "stochastic", (1, 1)),
+    # longer delays: Lava's bit-accurate DelaySparse against the integer torch path
+    (6, "zero", 0, False, "lif", (3, 2)), (7, "subtract", 2, True, "lif", (5, 1)), (8, "zero", 3, False, "stochastic", (2, 4))])
+def test_random_graphs_are_bit_exact_on_lava(seed, reset, depth, graded, model, delays):
+    g = _graph(seed, reset, depth, graded, model, delays)
     ids = np.array([1, 4])
     x = np.random.default_rng(seed).uniform(0, 1, (2, 6))
     frames = x[None] if graded else rate_encode(x, 40, 1, ids)
@@ -173,8 +176,8 @@ def test_what_fixed_point_cannot_express_is_refused():
     with pytest.raises(BackendError, match="no fixed-point form yet"):
         quantize(g)
     g = rate_to_spiking(base.build(seed=0, hidden=(8,), n_in=4, n_out=2))
-    g.connections[0].delay = 2
-    with pytest.raises(BackendError, match="delay 1 only"):
+    g.connections[0].delay = 65
+    with pytest.raises(BackendError, match="fixed point runs delays 1 to 64"):
         quantize(g)
 
 

@@ -15,10 +15,13 @@ Model (each figure comes from the chip profile, see :mod:`neurotep.hardware.prof
 * Fan-in per core = distinct presynaptic neurons that reach the neurons of one core (summed over
   the incoming connections); fan-out per core = (neuron, destination core) pairs of one core.
   Both assume each population is cut into equal contiguous blocks, one per core.
-* Python ProcessModels do not run on neuro-cores: neurotep's own processes
-  (``neurotep.backends.lava.procs``) and Lava's I/O processes stay on the host or the embedded
-  x86 cores (``host_processes``). Neuron populations held by such a process are still given the
-  cores they would need once they have a neuro-core (microcode) model, and a warning says so.
+* A process sits on neuro-cores only when its class is in ``loihi2_classes.json`` (package data,
+  the table of ``hardware/loihi2/README.md``): Lava library classes for which a public source
+  shows a Loihi 2 neuro-core model. Everything else stays on the host or the embedded x86 cores
+  (``host_processes``), each with a one-line reason (``off_core``): neurotep's own processes
+  (Python models only), and the chip boundary (input sources, recorders that only receive),
+  which ``neuro_core_fraction`` leaves out. Neuron populations held by a host process are still
+  given the cores they would need once they have a neuro-core model, and a warning says so.
   Input sources take no neuro-core.
 * Connection checks: synaptic delay against the delay field, weight dynamic range against an
   8-bit mantissa with one shared exponent per connection (the 5th percentile of the nonzero
@@ -34,18 +37,29 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from neurotep.hardware.profiles import load_profile, profile_value
+from neurotep.hardware.profiles import load_classes, load_profile, profile_value
 
 NEURO_CORE = "neuro-core"
 HOST = "host/embedded CPU"
 CONNECTION_KINDS = ("dense", "sparse", "delay_sparse")
-HOST_PREFIXES = ("neurotep.", "lava.proc.io.", "lava.proc.monitor.")
 WEIGHT_PERCENTILE = 5.0
 
 
 def placement_of(lava_class: str) -> str:
-    """Where a process class runs on hardware: Python-only processes stay on the host/embedded CPU."""
-    return HOST if lava_class.startswith(HOST_PREFIXES) else NEURO_CORE
+    """Where a process class runs on Loihi 2: on neuro-cores only when the sourced list says so."""
+    return NEURO_CORE if lava_class in load_classes()["neuro_core"] else HOST
+
+
+def off_core_reason(lava_class: str) -> tuple[str, bool]:
+    """Why a class is not on the neuro-cores, in one line, and whether it is chip-boundary I/O
+    (which ``neuro_core_fraction`` leaves out)."""
+    table = load_classes()
+    if lava_class in table["boundary"]:
+        return table["boundary"][lava_class], True
+    if lava_class in table["host"]:
+        return table["host"][lava_class], False
+    return ("no public source shows a Loihi 2 neuro-core model for this class (hardware/loihi2/README.md lists "
+            "the classes that count)"), False
 
 
 @dataclass
@@ -72,6 +86,10 @@ class CoreMap:
     populations: list[PopulationRow]
     host_processes: list[str]
     host_classes: dict[str, str]
+    # every process off the neuro-cores: {"name", "class", "population", "boundary", "reason"}
+    off_core: list[dict] = field(default_factory=list)
+    # shares on neuro-core processes, chip-boundary I/O left out: {"neurons": x, "synapses": y}
+    neuro_core_fraction: dict[str, float] = field(default_factory=dict)
     violations: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     assumptions: list[str] = field(default_factory=list)
@@ -93,6 +111,8 @@ class CoreMap:
             "cores": self.cores,
             "chips": self.chips,
             "populations": [asdict(r) for r in self.populations],
+            "neuro_core_fraction": dict(self.neuro_core_fraction),
+            "off_core": [dict(o) for o in self.off_core],
             "host_processes": [{"name": n, "class": self.host_classes[n], "runs_on": HOST} for n in self.host_processes],
             "violations": list(self.violations),
             "warnings": list(self.warnings),
@@ -104,6 +124,10 @@ class CoreMap:
         """A human-readable report, one line each."""
         verdict = "fits" if self.fits else f"does NOT fit ({len(self.violations)} violation(s))"
         out = [f"{self.title}: {self.cores} neuro-core(s) on {self.chips} chip(s); {verdict}"]
+        if self.neuro_core_fraction:
+            f = self.neuro_core_fraction
+            out.append(f"  on neuro-core processes (chip I/O left out): {f['neurons']:.1%} of neurons, "
+                       f"{f['synapses']:.1%} of synapses")
         for r in self.populations:
             if r.cores == 0:
                 out.append(f"  {r.population} ({r.process}): {r.neurons:,} inputs, {r.placement} (no neuro-core)")
@@ -112,8 +136,8 @@ class CoreMap:
                        f"{r.synapses_in:,} synapses in, fan-in {r.fan_in:,}, fan-out {r.fan_out:,}, "
                        f"{r.memory_bytes / 1024:.1f} KB -> {r.cores} core(s), limited by {r.limiting}"
                        + ("" if r.placement == NEURO_CORE else f" [Python model: {HOST} today]"))
-        if self.host_processes:
-            out.append(f"  on the {HOST}: " + ", ".join(f"{n} ({_short(self.host_classes[n])})" for n in self.host_processes))
+        for o in self.off_core:
+            out.append(f"  off the neuro-cores: {o['name']} ({_short(o['class'])}): {o['reason']}")
         out += [f"violation: {v}" for v in self.violations]
         out += [f"warning: {w}" for w in self.warnings]
         out += [f"assumption: {a}" for a in self.assumptions]
@@ -298,8 +322,48 @@ def map_to_cores(plan: Any, profile: dict | str = "loihi2") -> CoreMap:
         have, cap = need[worst]
         violations.append(f"the plan needs {have:,} {worst}, more than the {cap:,} of one {title} chip: it needs "
                           f"{chips} chips (a multi-chip system) or a smaller network")
+    off_core, fraction = _placement(plan, conns)
     return CoreMap(profile.get("name", "?"), title, cores, chips, list(rows.values()), host,
-                   {n: procs[n].lava_class for n in host}, violations, warnings, assumptions, unchecked)
+                   {n: procs[n].lava_class for n in host}, off_core, fraction, violations, warnings, assumptions,
+                   unchecked)
+
+
+def _placement(plan: Any, conns: dict[str, dict[str, Any]]) -> tuple[list[dict], dict[str, float]]:
+    """Every process off the neuro-cores with its reason, and the shares of neurons and synapses
+    on neuro-core processes. Boundary I/O is left out of both shares. A connection's synapses sit
+    on the cores of its target population, so they count as on neuro-cores only when both the
+    connection's class and its target's class are neuro-core classes; a host buffer's taps (and
+    an N-D buffer's kernel) count as synapses off the cores."""
+    off, boundary = [], set()
+    for p in plan.procs:
+        if placement_of(p.lava_class) == NEURO_CORE:
+            continue
+        reason, at_edge = off_core_reason(p.lava_class)
+        if at_edge:
+            boundary.add(p.name)
+        off.append({"name": p.name, "class": p.lava_class, "population": p.population, "boundary": at_edge,
+                    "reason": reason})
+    on_n = all_n = 0
+    for pop, holder in plan.populations.items():
+        if holder in boundary:
+            continue
+        n = int(np.prod(plan.proc(holder).shape))
+        all_n += n
+        on_n += n if placement_of(plan.proc(holder).lava_class) == NEURO_CORE else 0
+    on_s = all_s = 0
+    for name, c in conns.items():
+        syn = int(c["w"].nnz)
+        all_s += syn
+        dst = plan.proc(c["dst"]) if c["dst"] else None
+        if placement_of(c["proc"].lava_class) == NEURO_CORE and dst is not None and placement_of(dst.lava_class) == NEURO_CORE:
+            on_s += syn
+    for p in plan.procs:
+        if p.kind == "torus":  # a host buffer: one synapse per neuron and tap, or the kernel's per tap
+            k = p.arrays.get("kernel")
+            per_tap = int(np.prod(p.shape)) if k is None else int(np.count_nonzero(k)) * (int(np.prod(p.shape)) // k.shape[0])
+            all_s += per_tap * len(p.params["taps"])
+    share = lambda a, b: float(a / b) if b else 1.0  # noqa: E731
+    return off, {"neurons": share(on_n, all_n), "synapses": share(on_s, all_s)}
 
 
 def _kernel_note(p) -> str:

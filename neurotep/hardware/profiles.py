@@ -38,6 +38,16 @@ def load_profile(name: str) -> dict:
     return copy.deepcopy(_read(name))
 
 
+@lru_cache(maxsize=None)
+def load_classes() -> dict[str, dict]:
+    """Where each Lava process class runs on Loihi 2 (``loihi2_classes.json``, the table of
+    ``hardware/loihi2/README.md``): ``neuro_core`` maps a class to its public sources (a class
+    counts only with a source that shows a Loihi 2 neuro-core model for it), ``boundary`` and
+    ``host`` map a class to the one-line reason it is not on the neuro-cores. Read-only: cached."""
+    doc = _read("loihi2_classes")
+    return {k: doc[k] for k in ("neuro_core", "boundary", "host")}
+
+
 def profile_value(profile: dict, key: str, default: Any = None) -> Any:
     """The ``value`` of entry ``key`` in ``profile``, or ``default`` when it has none."""
     entry = profile.get("entries", {}).get(key)

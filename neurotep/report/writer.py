@@ -224,6 +224,25 @@ def _summary_section(doc: Doc, run: RunData) -> None:
             for name, p in s["populations"].items()]
     doc.h(4, "Populations")
     doc.table(["population", "model", "neurons", "spikes", "spikes / neuron / step"], prow, numeric={2, 3, 4})
+    _placement_section(doc, run)
+
+
+def _placement_section(doc: Doc, run: RunData) -> None:
+    """Where the run's network would sit on Loihi 2 (the figures `neurotep compile` gives)."""
+    chip = (run.summary.get("cores") or {}).get("loihi2") or {}
+    frac = chip.get("neuro_core_fraction")
+    if frac is None:
+        return
+    form = run.summary.get("form", "reference")
+    doc.h(4, "On Loihi 2")
+    doc.p(f"Compiled for Loihi 2 ({form} form), {frac['neurons']:.1%} of the neurons and {frac['synapses']:.1%} of "
+          "the synapses sit on neuro-core processes (Lava library classes with a sourced neuro-core model, "
+          "hardware/loihi2/README.md; chip I/O left out). The rest runs on the host or embedded CPU: "
+          "its energy is not the neuro-cores' energy.")
+    off = chip.get("off_core") or []
+    if off:
+        doc.table(["process", "class", "why not on a neuro-core"],
+                  [[o["name"], o["class"].rsplit(".", 1)[-1], o["reason"]] for o in off])
 
 
 def _spike_section(doc: Doc, run: RunData, out: Path, images: dict[str, Path]) -> None:

@@ -32,9 +32,16 @@ def build(plan: LavaPlan, inputs: dict[str, np.ndarray], steps: int, record_dir:
             procs[spec.name] = cls(weights=spec.arrays["weights"], name=spec.name, **spec.params)
         elif spec.kind in ("sparse", "delay_sparse"):
             params = dict(spec.params)
+            weights = csr_matrix(spec.arrays["weights"])  # no-op if sparse
+            weights.eliminate_zeros()
             if spec.kind == "delay_sparse":
-                params["delays"] = params.pop("delay")
-            procs[spec.name] = cls(weights=csr_matrix(spec.arrays["weights"]), name=spec.name, **params)  # no-op if sparse
+                # A sparse delay matrix with the weights' pattern: given an int, Lava expands it to a
+                # dense (post, pre) matrix that its model compares against every delay at every step
+                # (hours for a batch of 64 copies); sparse, the same arithmetic takes milliseconds.
+                delays = weights.copy().astype(int)  # Lava checks for the int dtype itself
+                delays.data[:] = int(params.pop("delay"))
+                params["delays"] = delays
+            procs[spec.name] = cls(weights=weights, name=spec.name, **params)
         elif spec.kind == "recorder":
             procs[spec.name] = cls(shape=spec.shape, steps=steps, path=str(record_dir / f"{spec.population}.npz"), **spec.params)
         elif spec.kind in ("batch_source", "eqprop_syn"):

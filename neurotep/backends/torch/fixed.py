@@ -19,8 +19,9 @@ from neurotep.quantize import TAP_BITS, QuantizedGraph
 
 
 class FixedNetwork:
-    """A :class:`~neurotep.quantize.QuantizedGraph` as integer torch dynamics (every connection
-    delay 1, like Lava's Dense)."""
+    """A :class:`~neurotep.quantize.QuantizedGraph` as integer torch dynamics. A connection of delay
+    ``d`` reads its source's output of ``d`` steps ago and shifts its own accumulation, like Lava's
+    ``Dense`` (d = 1) and ``DelaySparse`` (d > 1, Lava delay ``d - 1``) bit-accurate models."""
 
     def __init__(self, q: QuantizedGraph, device: str | torch.device = "cpu", spiking_inputs: bool = True):
         self.q, self.g = q, q.graph
@@ -38,6 +39,12 @@ class FixedNetwork:
         self.taps = {k: [int(t) for t in v] for k, v in q.taps.items()}
         self.kernels = {k: torch.as_tensor(v, **kw) for k, v in q.kernels.items()}  # N-D buffers only
         self.incoming = {p.name: list(self.g.incoming(p.name)) for p in self.g.state_populations()}
+        # how many past outputs each population keeps: its buffer's taps and its delayed connections
+        self.depth = {k: len(t) for k, t in self.taps.items()}
+        for c in self.g.connections:
+            for src in (c.pre, c.post) if c.symmetric else (c.pre,):
+                if c.delay > 1:
+                    self.depth[src] = max(self.depth.get(src, 0), c.delay)
         self.tables = {k: torch.as_tensor(p.table, **kw) for k, p in q.populations.items() if p.table is not None}
         offsets, n = {}, 0
         for p in self.g.populations.values():  # the same neuron keys as the float paths
@@ -56,7 +63,7 @@ class FixedNetwork:
         out = {p.name: torch.zeros(batch, p.size, **kw) for p in g.populations.values()}
         v = {k: torch.zeros(batch, g.populations[k].size, **kw) for k, p in self.q.populations.items()
              if p.model in ("lif", "stochastic")}
-        rings = {k: RingBuffer(len(t), out[k]) for k, t in self.taps.items()}
+        rings = {k: RingBuffer(d, out[k]) for k, d in self.depth.items()}  # tap(j): the output of step t-1-j
         plan = recording_plan(g, spiking_inputs, raster)  # the graph's probes, or every spike-sending population
         counted = [p for p, k in plan.items() if "spikes" in k]
         rec = Recording(per_step={p: torch.zeros(steps, **kw) for p in counted},
@@ -75,8 +82,9 @@ class FixedNetwork:
                     src = c.post if transposed else c.pre
                     w = self.w[c.name]
                     m = (self.w_back[c.name].T if c.name in self.w_back else w) if transposed else w.T
-                    a = a + shift(out[src] @ m, self.exp[(c.name, transposed)])
-                if name in rings:
+                    x = out[src] if c.delay == 1 else rings[src].tap(c.delay - 1)
+                    a = a + shift(x @ m, self.exp[(c.name, transposed)])
+                if name in self.taps:
                     fb = rings[name].weighted_sum(self.taps[name]) >> TAP_BITS
                     a = a + (torus_fixed(fb, self.kernels[name]) if name in self.kernels else fb)
                 gate = rng.gate_open(qp.seed, t, keys[name], qp.gate).to(torch.int64) if qp.gated else None
