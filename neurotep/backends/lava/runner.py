@@ -82,7 +82,8 @@ def execute(graph: Graph, arrays: dict[str, np.ndarray], spec: dict, timeout: fl
         if not res["ok"]:
             if os.environ.get("NEUROTEP_DEBUG"):
                 print(res.get("traceback", ""), file=sys.stderr)
-            raise BackendError(f"the Lava simulation failed: {res['error']} (set NEUROTEP_DEBUG=1 for the traceback)")
+            first = (str(res["error"]).strip().splitlines() or ["no message"])[0]  # Lava's messages may embed whole arrays
+            raise BackendError(f"the Lava simulation failed: {first} (set NEUROTEP_DEBUG=1 for the traceback)")
         records = {}
         for f in sorted((job / "records").glob("*.npz")):
             with np.load(f, allow_pickle=False) as z:
