@@ -15,9 +15,10 @@ Sides, each simulated in a fresh process of its own:
   those neuron processes (input spikes are counted on the host). Time: ``info["run_seconds"]``,
   measured in the worker around Lava's ``run()``;
 * ``neurotep chip form``: :func:`~neurotep.graph.chip.chip_form` of the same network through
-  ``run_lava`` (the path ``run --form chip`` takes): Lava's own ``LIF`` (zero reset) for the
-  hidden layer, its buffer as four delayed self-connections (``Dense`` + three ``DelaySparse``),
-  a ``Recorder`` counting the hidden spikes; the output stays neurotep's ``RateUnits``: 10 processes;
+  ``run_lava`` (the path ``run --form chip`` takes), Lava library processes only: ``LIF`` (zero
+  reset) for the hidden layer, its buffer as four delayed self-connections (``Dense`` + three
+  ``DelaySparse``), the output as ``Sigma`` with a leak ``Dense`` and a one-neuron bias ``LIF``,
+  ``Recorder`` processes counting hidden spikes and the readout;
 * ``neurotep no recorders``: the same compiled with ``compile_graph(record=[])`` (no counting): 7
   processes;
 * ``neurotep core``: no counting and no toroidal buffer: 6 processes, the same count as Lava's;

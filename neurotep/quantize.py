@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from neurotep.errors import BackendError
-from neurotep.graph import RATE_MODELS, Graph
+from neurotep.graph import Graph
 from neurotep.neurons.fixed import ACT_SHIFT, DECAY_BITS, GRADED_BITS, KERNEL_BITS, V_BITS, noise_scale_int
 from neurotep.neurons.rate import noise_scale
 
@@ -31,6 +31,15 @@ BIAS_MANT_MAX = 2**12 - 1  # 13-bit signed mantissa
 BIAS_EXP_MAX = 7  # 3-bit exponent
 MESSAGE_MAX = 2**23 - 1  # a_in travels as a 24-bit signed message
 MAX_DELAY = 64  # graph delay: DelaySparse's 6-bit delay (0..63) plus the step every synapse adds
+
+
+def value_bits(graph: Graph, pop: str, spiking_inputs: bool) -> int:
+    """Fractional bits of what ``pop`` sends in fixed point: 0 for spikes, ``GRADED_BITS`` for
+    rate units and graded inputs, ``ACT_SHIFT`` for a sigma integrator (Lava's ``Sigma`` sums its
+    ``a_in`` messages, which carry 1/64 units)."""
+    if not graph.emits_graded(pop, spiking_inputs):
+        return 0
+    return ACT_SHIFT if graph.populations[pop].model == "sigma" else GRADED_BITS
 
 
 def lava_weights(w_int: np.ndarray) -> np.ndarray:
@@ -64,7 +73,7 @@ def bias_mant_exp(b: np.ndarray) -> tuple[np.ndarray, int]:
 @dataclass
 class QConnection:
     w: np.ndarray  # int64 mantissas, (post, pre)
-    exp: int  # weight_exp for spike inputs; graded inputs use exp - GRADED_BITS
+    exp: int  # weight_exp for spike inputs; graded inputs use exp - value_bits (GRADED_BITS, or ACT_SHIFT from sigma)
     # A symmetric connection whose feedback direction is scaled (Connection.feedback != 1) carries
     # that direction's own mantissas ``feedback * W.T`` (pre, post) and exponent; else None: W.T.
     w_back: np.ndarray | None = None
@@ -107,7 +116,7 @@ class QuantizedGraph:
         """``weight_exp`` of a connection's direction (``back``: the transposed one) whose source is ``pre``."""
         c = self.connections[conn]
         exp = c.exp_back if back and c.w_back is not None else c.exp
-        return exp - (GRADED_BITS if self.graph.emits_graded(pre, spiking_inputs) else 0)
+        return exp - value_bits(self.graph, pre, spiking_inputs)
 
     def tap_ints(self, pop: str) -> np.ndarray:
         """Buffer taps for the population's own outputs (spikes or graded), in 1/64 units << TAP_BITS."""
@@ -116,8 +125,8 @@ class QuantizedGraph:
 
 def quantize(graph: Graph) -> QuantizedGraph:
     """Loihi 2 fixed-point parameters of ``graph`` (connection delays 1 to 64, Lava's ``DelaySparse``
-    range; LIF, stochastic, hard_sigmoid and linear populations; 1-D and N-D toroidal buffers;
-    probabilistic gates)."""
+    range; LIF, stochastic, hard_sigmoid, linear and sigma populations; 1-D and N-D toroidal
+    buffers; probabilistic gates)."""
     graph.validate()
     q = QuantizedGraph(graph)
     for c in graph.connections:
@@ -142,6 +151,8 @@ def quantize(graph: Graph) -> QuantizedGraph:
             q.populations[p.name] = QPopulation("stochastic", mant, exp, dv=dv, vth=vth, reset=p.param("reset"),
                                                 table=table, table_shift=shift, seed=int(p.param("seed")),
                                                 gate=float(p.param("gate")))
+        elif p.model == "sigma":
+            q.populations[p.name] = QPopulation("sigma", mant, exp)
         elif p.model in ("hard_sigmoid", "linear"):
             damping = int(np.rint(float(p.param("damping")) * 2**DECAY_BITS))
             q.populations[p.name] = QPopulation(p.model, mant, exp, damping=damping, seed=int(p.param("seed")),
@@ -149,7 +160,7 @@ def quantize(graph: Graph) -> QuantizedGraph:
         else:
             raise BackendError(f"population {p.name!r}: {p.model} neurons have no fixed-point form yet: use --precision float")
     for b in graph.buffers:
-        pre_bits = GRADED_BITS if graph.populations[b.population].model in RATE_MODELS else 0
+        pre_bits = value_bits(graph, b.population, True)
         q.taps[b.population] = np.rint(b.tap_weights() * 2.0 ** (ACT_SHIFT + TAP_BITS - pre_bits)).astype(np.int64)
         if b.shape:
             q.kernels[b.population] = kernel_int(b, q.taps[b.population], graph.populations[b.population].model)

@@ -18,9 +18,18 @@ report can say how the chip form differs from the model as trained:
   has a Python model only. The zero reset loses the residual above threshold, so a neuron fires
   a little less than its input asks for: a model change, measured in ``docs/claims.md``.
 
+* **damped linear rate unit -> Lava ``Sigma`` with a self-connection.** A linear unit with
+  damping ``a`` computes ``y <- (1 - a) y + a (W x + b)``. ``Sigma`` sums its input into its
+  output (``y <- y + a_in``), so the chip form scales every synapse into the unit by ``a`` (a
+  symmetric connection is split into its two directions), adds the self-connection ``-a I``
+  (delay 1) and brings the bias ``a b`` from a one-neuron ``LIF`` whose bias keeps it firing at
+  every step. That neuron's first spike arrives one step late: the unit starts one step behind
+  and the difference decays as ``(1 - a)**t``. In fixed point ``Sigma`` sends its sum of ``a_in``
+  messages (6 fractional bits, where neurotep's rate units send 8).
+
 What the chip form leaves as it is (it has no library process with a neuro-core model yet, so
-the mapper reports it off the neuro-cores, with the reason): damped graded rate units (the
-output layer), stochastic neurons and probabilistic gates, Langevin noise.
+the mapper reports it off the neuro-cores, with the reason): hard-sigmoid rate units (rate
+mode), gated or noisy units, stochastic neurons.
 """
 
 from __future__ import annotations
@@ -31,7 +40,7 @@ import numpy as np
 
 from neurotep.errors import GraphError
 from neurotep.graph.graph import Graph
-from neurotep.graph.nodes import Connection
+from neurotep.graph.nodes import Connection, Population
 
 MAX_TAP_DELAY = 64  # DelaySparse: 6-bit delay (0..63) plus the step every synapse adds
 
@@ -60,5 +69,43 @@ def chip_form(graph: Graph) -> Graph:
                        f"(delays 1..{b.depth}{', spatial kernel in the weights' if kernel is not None else ''}"
                        f"{', decays frozen' if b.learn else ''})")
     g.buffers = []
+    for p in list(g.populations.values()):
+        if p.model == "linear" and float(p.param("gate")) == 1.0 and float(p.param("noise")) == 0.0:
+            changes.append(_to_sigma(g, p))
     g.meta["chip_form"] = {"changes": changes}
     return g.validate()
+
+
+def _to_sigma(g: Graph, p: Population) -> str:
+    """Rewrite the damped linear unit ``p`` as a Sigma integrator (see the module docstring)."""
+    a = float(p.param("damping"))
+    out = []
+    for c in g.connections:
+        into_fwd, into_back = c.post == p.name, c.symmetric and c.pre == p.name
+        if not (into_fwd or into_back):
+            out.append(c)
+            continue
+        if c.symmetric and c.pre != c.post:  # split: only the direction into p is scaled
+            back = Connection(f"{c.name}_back", c.post, c.pre, c.weight.T * c.feedback * (a if into_back else 1.0),
+                              delay=c.delay, mask=None if c.mask is None else c.mask.T.copy())
+            fwd = Connection(c.name, c.pre, c.post, c.weight * (a if into_fwd else 1.0), delay=c.delay,
+                             mask=None if c.mask is None else c.mask.copy())
+            out += [fwd, back]
+        else:
+            out.append(Connection(c.name, c.pre, c.post, c.weight * a, delay=c.delay, symmetric=c.symmetric,
+                                  mask=c.mask, feedback=c.feedback))
+    n = p.size
+    out.append(Connection(f"{p.name}_leak", p.name, p.name, -a * np.eye(n), mask=np.eye(n, dtype=bool)))
+    words = f"population {p.name}: Sigma integrator with self-connection -{a:g} I, inputs scaled by {a:g}"
+    b = p.bias
+    if b is not None and np.any(b != 0):
+        src = f"{p.name}_bias"
+        g.add(Population(src, 1, "lif", {"beta": 1.0, "threshold": 1.0, "reset": "zero"}, bias=np.array([2.0])))
+        out.append(Connection(f"{src}_to_{p.name}", src, p.name, (a * b)[:, None]))
+        for st in g.stages:  # the bias neuron runs in the stage of the unit it drives
+            if p.name in st.active:
+                st.active = tuple(st.active) + (src,)
+        words += f", bias from the always-firing LIF {src} (one step late at the start)"
+    g.connections = out
+    p.model, p.params, p.bias = "sigma", {}, None
+    return words

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from neurotep.graph.nodes import RATE_MODELS, Connection, InputStream, Population, Probe, Stage, ToroidalBuffer
+from neurotep.graph.nodes import GRADED_MODELS, Connection, InputStream, Population, Probe, Stage, ToroidalBuffer
 
 
 @dataclass
@@ -102,7 +102,7 @@ class Graph:
         """Whether ``population`` sends graded values (rate units, or inputs fed as currents)
         rather than spikes: it decides graded messages on Lava and MAC vs AC counting."""
         p = self.populations[population]
-        return p.model in RATE_MODELS or (p.model == "input" and (not spiking_inputs or bool(p.param("graded"))))
+        return p.model in GRADED_MODELS or (p.model == "input" and (not spiking_inputs or bool(p.param("graded"))))
 
     def validate(self) -> "Graph":
         """Check the graph; raise :class:`~neurotep.errors.GraphError` naming the node and the

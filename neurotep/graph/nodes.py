@@ -38,6 +38,10 @@ NEURON_MODELS: dict[str, dict[str, Any]] = {
              "noise_gain": 0.0},
     "linear": {"damping": 0.5, "gate": 1.0, "seed": 0, "noise": 0.0, "noise_decay": 1.0, "noise_steps": 0,
                "noise_gain": 0.0},
+    # A graded integrator, Lava's Sigma: out <- out + input, sent as a graded value every step. It
+    # takes no bias and no parameters. The chip form (neurotep.graph.chip) writes a damped linear
+    # rate unit as one, with a self-connection carrying the damping.
+    "sigma": {},
     # Leaky integrate-and-fire, the snnTorch Leaky convention: v <- beta * v + input (+ bias),
     # spike when v > threshold, reset by subtraction or to zero.
     "lif": {"beta": 1.0, "threshold": 1.0, "reset": "subtract"},
@@ -49,6 +53,7 @@ NEURON_MODELS: dict[str, dict[str, Any]] = {
 
 RATE_MODELS = frozenset({"hard_sigmoid", "tanh", "linear"})
 SPIKING_MODELS = frozenset({"lif", "stochastic"})
+GRADED_MODELS = RATE_MODELS | {"sigma"}  # populations that send graded values in every mode
 RESET_MODES = ("subtract", "zero")
 
 

@@ -156,6 +156,8 @@ def _check_population(key: Any, p: Any, seen: set[str]) -> None:
     if p.bias is not None:
         if p.model == "input":
             _fail(label, "input populations are clamped and take no bias; set bias=None")
+        if p.model == "sigma":
+            _fail(label, "sigma integrators take no bias (Lava's Sigma has none): drive them from a constant source")
         b = p.bias
         if not isinstance(b, np.ndarray) or not _plain_numeric(b.dtype, "f") or b.shape != (p.size,):
             _fail(label, f"bias must be a float array of shape ({p.size},), got {_describe(b)}")

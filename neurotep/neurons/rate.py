@@ -43,6 +43,12 @@ def rate_step(model: str, u: Any, s: Any, damping: float, gate: Any = None, nois
     return _xp.clip(out, 0.0, 1.0) if model == "hard_sigmoid" else out
 
 
+def sigma_step(u: Any, s: Any) -> Any:
+    """One step of a graded integrator (Lava's ``Sigma``): the output accumulates the input. In
+    fixed point the same sum runs on integers (``a_in`` units, 1/64)."""
+    return s + u
+
+
 def noise_scale(noise: float, decay: float, steps: int, t: int) -> float:
     """The Langevin noise schedule ``eta_t = noise * decay**t`` for steps ``t < steps``, 0 after
     (the relaxation ends deterministically, so it can converge and EqProp's nudged phases see

@@ -28,6 +28,8 @@ def build(plan: LavaPlan, inputs: dict[str, np.ndarray], steps: int, record_dir:
             procs[spec.name] = cls(data=data.reshape(data.shape[0], -1).T.astype(np.float64))
         elif spec.kind == "lif":
             procs[spec.name] = cls(shape=spec.shape, name=spec.name, **spec.params, **spec.arrays)
+        elif spec.kind == "sigma":
+            procs[spec.name] = cls(shape=spec.shape)
         elif spec.kind == "dense":
             procs[spec.name] = cls(weights=spec.arrays["weights"], name=spec.name, **spec.params)
         elif spec.kind in ("sparse", "delay_sparse"):

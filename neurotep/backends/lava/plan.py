@@ -9,6 +9,7 @@ Mapping (floating point; Lava's own processes wherever they express the model ex
 * ``lif`` with zero reset -> Lava's ``LIF`` with ``du = 1`` (the current is this step's input),
   ``dv = 1 - beta``, ``vth = threshold``: Lava zeroes ``v`` within the step of a spike, which gives
   the same spike train as neurotep's delayed zero reset;
+* ``sigma`` (a graded integrator, the chip form's output layer) -> Lava's ``Sigma``;
 * ``lif`` with subtractive reset, ``stochastic`` and rate units -> neurotep processes (Lava has no
   subtractive-reset LIF, no sigmoid-threshold stochastic neuron and no damped rate unit);
 * a connection with delay 1 -> ``Dense`` (one sample) or a block-diagonal ``Sparse`` (a batch run
@@ -50,7 +51,7 @@ PRECISIONS = ("float", "fixed")
 @dataclass
 class ProcSpec:
     name: str
-    kind: str  # source | lif | sub_lif | stochastic | rate | dense | sparse | delay_sparse | torus | recorder
+    kind: str  # source | lif | sigma | sub_lif | stochastic | rate | dense | sparse | delay_sparse | torus | recorder
     lava_class: str
     shape: tuple[int, ...]
     params: dict[str, Any] = field(default_factory=dict)
@@ -116,6 +117,7 @@ def _describe_buffer(p: ProcSpec) -> dict:
 _OURS = "neurotep.backends.lava.procs.processes."
 _NEURON_CLASS = {
     "lif": "lava.proc.lif.process.LIF",
+    "sigma": "lava.proc.sdn.process.Sigma",
     "sub_lif": _OURS + "SubtractiveLIF",
     "stochastic": _OURS + "StochasticNeurons",
     "rate": _OURS + "RateUnits",
@@ -178,6 +180,8 @@ def compile_graph(graph: Graph, batch: int = 1, precision: str = "float", record
             gated.update(seed=int(p.param("seed")), **{k: p.param(k) for k in ("noise", "noise_decay", "noise_steps")})
         if p.model == "input":
             procs.append(ProcSpec(name, "source", "lava.proc.io.source.RingBuffer", shape, population=p.name))
+        elif p.model == "sigma":  # Lava's own Sigma (float and bit-accurate fixed models): out <- out + a_in
+            procs.append(ProcSpec(name, "sigma", _NEURON_CLASS["sigma"], shape, population=p.name))
         elif q is not None and p.model == "lif":
             qp = q.populations[p.name]
             if qp.reset == "zero":  # Lava's own bit-accurate LIF

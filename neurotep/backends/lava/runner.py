@@ -17,7 +17,7 @@ from neurotep.backends.lava.isolate import job_dir, reap, run_worker
 from neurotep.errors import BackendError
 from neurotep.graph import Graph, save_graph
 from neurotep.graph.probes import recording_plan
-from neurotep.neurons.fixed import GRADED_BITS
+from neurotep.quantize import value_bits
 from neurotep.recording import Recording
 
 TAGS = {"float": "floating_pt", "fixed": "fixed_pt"}
@@ -94,8 +94,8 @@ def execute(graph: Graph, arrays: dict[str, np.ndarray], spec: dict, timeout: fl
 def _recording(graph: Graph, records: dict, plan: dict, precision: str) -> Recording:
     rec = Recording()
     for pop, z in records.items():
-        if "state" in z:  # in float units (fixed point: graded values carry GRADED_BITS fractional bits)
-            scale = 2.0**GRADED_BITS if precision == "fixed" and graph.emits_graded(pop, True) else 1.0
+        if "state" in z:  # in float units (fixed point: graded integers with value_bits fractional bits)
+            scale = 2.0 ** value_bits(graph, pop, True) if precision == "fixed" else 1.0
             rec.state[pop] = torch.as_tensor(z["state"] / scale)
         if "spikes" not in plan.get(pop, ()):
             continue  # recorded for its values (the readout, a state probe), not as spikes
@@ -111,5 +111,6 @@ def _readout(graph: Graph, records: dict, steps: int, precision: str = "float") 
     z = records.get(graph.meta.get("output"))
     if z is None or "acc" not in z:
         return None
-    scale = 2.0**GRADED_BITS if precision == "fixed" else 1.0  # fixed point: graded integers
+    out = graph.meta.get("output")
+    scale = 2.0 ** value_bits(graph, out, True) if precision == "fixed" else 1.0  # fixed point: graded integers
     return {"mean": torch.as_tensor(z["acc"] / (steps * scale)), "last": torch.as_tensor(z["last"] / scale)}

@@ -11,11 +11,11 @@ import torch
 from neurotep.backends.torch.state import resolve_device
 from neurotep.graph.probes import recording_plan
 from neurotep.recording import Recording
-from neurotep.neurons import RingBuffer
+from neurotep.neurons import RingBuffer, sigma_step
 from neurotep import rng
-from neurotep.neurons.fixed import (GRADED_BITS, lif_fixed_step, noise_fixed, rate_fixed_step, shift, stochastic_fixed_step,
+from neurotep.neurons.fixed import (lif_fixed_step, noise_fixed, rate_fixed_step, shift, stochastic_fixed_step,
                                    torus_fixed)
-from neurotep.quantize import TAP_BITS, QuantizedGraph
+from neurotep.quantize import TAP_BITS, QuantizedGraph, value_bits
 
 
 class FixedNetwork:
@@ -88,7 +88,9 @@ class FixedNetwork:
                     fb = rings[name].weighted_sum(self.taps[name]) >> TAP_BITS
                     a = a + (torus_fixed(fb, self.kernels[name]) if name in self.kernels else fb)
                 gate = rng.gate_open(qp.seed, t, keys[name], qp.gate).to(torch.int64) if qp.gated else None
-                if qp.model == "lif":
+                if qp.model == "sigma":
+                    new[name] = sigma_step(a, out[name])  # Lava's Sigma: the integer sum of a_in
+                elif qp.model == "lif":
                     new[name], v[name] = lif_fixed_step(a, v[name], out[name], qp.dv, qp.vth, self.bias[name], qp.reset)
                 elif qp.model == "stochastic":
                     new[name], v[name] = stochastic_fixed_step(
@@ -108,13 +110,14 @@ class FixedNetwork:
                 rec.per_sample[p] += out[p].sum(1)
                 if p in rec.raster:
                     rec.raster[p][t] = out[p] > 0
-            for p, s in rec.state.items():  # in float units: graded values carry GRADED_BITS fractional bits
-                s[t] = out[p].double() / (2**GRADED_BITS if g.emits_graded(p, spiking_inputs) else 1)
+            for p, s in rec.state.items():  # in float units
+                s[t] = out[p].double() / 2 ** value_bits(g, p, spiking_inputs)
             if readout is not None:
                 acc = out[readout] if acc is None else acc + out[readout]
         rec.per_neuron = {k: x.double() for k, x in rec.per_neuron.items()}
         rec.per_sample = {k: x.double() for k, x in rec.per_sample.items()}
-        mean = acc.double() / (steps * 2**GRADED_BITS) if acc is not None else None
+        scale = 2 ** value_bits(g, readout, spiking_inputs) if readout is not None else 1
+        mean = acc.double() / (steps * scale) if acc is not None else None
         if last:
-            return rec, mean, (out[readout].double() / 2**GRADED_BITS if readout is not None else None)
+            return rec, mean, (out[readout].double() / scale if readout is not None else None)
         return rec, mean

@@ -24,7 +24,7 @@ from neurotep import rng
 from neurotep.graph import NEURON_MODELS, RATE_MODELS, SPIKING_MODELS, Graph
 from neurotep.graph.probes import recording_plan
 from neurotep.graph.stages import frames_of
-from neurotep.neurons import RingBuffer, rate_step, stochastic_step
+from neurotep.neurons import RingBuffer, rate_step, sigma_step, stochastic_step
 from neurotep.neurons.rate import noise_scale
 from neurotep.recording import Recording
 from neurotep.backends.torch.state import Nudge, SimState, resolve_device
@@ -196,6 +196,8 @@ class TorchNetwork(torch.nn.Module):
             if pop.model in RATE_MODELS:
                 noise = self._noise(pop, st.t, sample_ids, u.shape[0]) if gates else None
                 new[name] = rate_step(pop.model, u, st.out[name], float(pop.param("damping")), gate, noise)
+            elif pop.model == "sigma":
+                new[name] = sigma_step(u, st.out[name])
             elif pop.model == "lif":
                 spk, v_new[name] = self._leaky[name](u, st.v[name])
                 new[name] = spk.to(self.dtype)  # snnTorch's spike function always returns float32
