@@ -324,7 +324,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--neuron", default=None,
                    help="spiking neuron for hidden units: lif (integrate-and-fire) or stochastic (default: the variant's)")
     s.add_argument("--raster", action="store_true", help="also record full spike rasters")
-    s.add_argument("--form", default="reference", help="reference (default: the model as trained) or chip (rewritten for Loihi 2's neuro-cores: buffers as delayed self-connections, zero-reset LIF; see docs/architecture.md)")
+    s.add_argument("--form", default=None,
+                   help="reference (the model as trained; the default) or chip (rewritten for Loihi 2's neuro-cores, see "
+                        "docs/architecture.md; the default with --hardware loihi2)")
     s.add_argument("--strict", action="store_true",
                    help="--backend lava: refuse (exit 2, nothing written) a run not wholly on Loihi 2's neuro-cores")
     s.add_argument("--device", type=_device, default="cpu", help="cpu, cuda or cuda:N (torch backend)")
@@ -337,7 +339,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--mode", default="spiking", help="spiking (default) or rate")
     s.add_argument("--neuron", default=None, help="spiking neuron for hidden units: lif or stochastic (default: the variant's)")
     s.add_argument("--precision", default="float", help="float or fixed (Loihi 2 bit widths; bit-exact between torch and lava)")
-    s.add_argument("--form", default="reference", help="reference (default: the model as trained) or chip (rewritten for Loihi 2's neuro-cores: buffers as delayed self-connections, zero-reset LIF; see docs/architecture.md)")
+    s.add_argument("--form", default="chip",
+                   help="chip (default: rewritten for Loihi 2's neuro-cores: buffers as delayed self-connections, "
+                        "zero-reset LIF, Sigma outputs; see docs/architecture.md) or reference (the model as trained)")
     s.add_argument("--out", default=None, help="--to nir: the NIR file to write")
     s.add_argument("--overwrite", action="store_true", help="--to nir: replace an existing file at --out")
     s.add_argument("--dt", type=_positive, default=None, help="--to nir: seconds per step (default 1e-4, snnTorch's importer's)")

@@ -78,16 +78,19 @@ def _executed_on(backend: str, device: str, hardware: str | None) -> str:
 def run_model(graph: Graph, data: Dataset, backend: str = "torch", samples: int | None = None,
               steps: int | None = None, spiking: bool = False, encoding: str = "poisson",
               device: str = "cpu", raster: bool = False, neuron: str | None = None, precision: str = "float",
-              hardware: str | None = None, form: str = "reference", strict: bool = False) -> RunOutput:
+              hardware: str | None = None, form: str | None = None, strict: bool = False) -> RunOutput:
     """Run ``graph`` on the first ``samples`` test images and summarise accuracy and spikes.
 
     Rate mode relaxes the rate network (on torch until converged, on Lava for the model's
     ``free_steps``) and decodes the final output; spiking mode runs ``steps`` steps of the spiking
     form (:func:`~neurotep.graph.transforms.rate_to_spiking`) and decodes the output's mean;
     ``neuron=None`` takes the variant's spiking neuron (``meta["spiking"]``, else ``lif``).
-    ``form="chip"`` runs the chip form (:func:`~neurotep.graph.chip.chip_form`); ``strict``
-    refuses, before any work, a run whose Lava plan is not wholly on Loihi 2's neuro-cores.
+    ``form="chip"`` runs the chip form (:func:`~neurotep.graph.chip.chip_form`), the default with
+    ``hardware="loihi2"`` (else ``"reference"``, the model as trained); ``strict`` refuses, before
+    any work, a run whose Lava plan is not wholly on Loihi 2's neuro-cores.
     """
+    if form is None:
+        form = "chip" if hardware == "loihi2" else "reference"
     n = _check(backend, encoding, samples, data)
     if precision not in PRECISIONS:
         raise BackendError(f"unknown precision {precision!r}: use float or fixed")

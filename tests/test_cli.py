@@ -140,11 +140,15 @@ def test_hardware_loihi2_falls_back_to_the_simulator_and_says_so(model_dir, tmp_
                  "--samples", "4", "--spiking", "--steps", "10"]) == 0
     out = capsys.readouterr().out
     assert "Loihi 2 hardware not available" in out and "Loihi2SimCfg" in out
-    assert json.loads((tmp_path / "r" / "run.json").read_text())["executed_on"] == "loihi2-sim"
+    doc = json.loads((tmp_path / "r" / "run.json").read_text())
+    assert doc["executed_on"] == "loihi2-sim" and doc["form"] == "chip"  # --hardware loihi2 runs the chip form
 
 
 def test_compile_to_lava_json(model_dir, capsys):
-    assert main(["compile", str(model_dir), "--to", "lava", "--json"]) == 0
+    assert main(["compile", str(model_dir), "--to", "lava", "--json"]) == 0  # the chip form by default
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["form"] == "chip" and doc["loihi2_mapping"]["neuro_core_fraction"] == {"neurons": 1.0, "synapses": 1.0}
+    assert main(["compile", str(model_dir), "--to", "lava", "--form", "reference", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     names = {p["name"]: p for p in doc["processes"]}
     assert names["pop_h0"]["class"].endswith("SubtractiveLIF") and names["conn_W_x_h0"]["synapses"] == 64 * 256
