@@ -200,10 +200,13 @@ def test_benchmark_quick(quick_benchmark):
     assert [p["method"] for p in r["per_seed"]["tpeqprop"]] == ["predictive"]
     assert s["tpeqprop"]["state"]["states"] == 1 and s["eqprop"]["state"]["states"] == 3
     assert s["tpeqprop"]["step"]["relax_steps_per_update"] < s["eqprop"]["step"]["relax_steps_per_update"]
-    # no autograd through the relaxation: the peak does not grow with the number of steps
+    # no autograd through the relaxation: the peak does not grow with the number of steps (T = 5
+    # and 10; a graph kept through the relaxation would double it). The profiler orders alloc and
+    # free events of one timestamp differently from run to run, so the peak wobbles by about one
+    # state tensor (7 % was seen in CI): hence 1.25, not equality.
     for m in s.values():
         peaks = list(m["memory_peak_mib"].values())
-        assert max(peaks) <= 1.05 * min(peaks)
+        assert max(peaks) <= 1.25 * min(peaks)
     assert all(-1 <= g["min_cos"] <= 1 for g in r["gradient_vs_implicit"].values())
     assert all(m["readout_max_abs_diff_vs_torch"] < 1e-9 for m in r["lava"]["models"].values())
 
