@@ -201,15 +201,11 @@ def cmd_compile(args) -> None:
     if args.mode not in ("spiking", "rate"):
         raise NeurotepError(f"unknown mode {args.mode!r}: use spiking or rate")
     from neurotep.backends.lava.plan import compile_graph
-    from neurotep.graph.chip import chip_form
+    from neurotep.graph.chip import in_form
     from neurotep.hardware import load_profile, map_to_cores
 
     graph = load_model(args.model_dir)
-    g = rate_to_spiking(graph, neuron=args.neuron) if args.mode == "spiking" else graph
-    if args.form == "chip":
-        g = chip_form(g)
-    elif args.form != "reference":
-        raise NeurotepError(f"unknown form {args.form!r}: use reference (the model as trained) or chip (Loihi 2's neuro-cores)")
+    g = in_form(rate_to_spiking(graph, neuron=args.neuron) if args.mode == "spiking" else graph, args.form)
     plan = compile_graph(g, batch=1, precision=args.precision)
     cores = map_to_cores(plan, load_profile("loihi2"))
     doc = {"model": args.model_dir, "mode": args.mode, "form": args.form, **plan.describe(),

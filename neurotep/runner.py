@@ -16,7 +16,7 @@ from neurotep.data import Dataset, check_batch, poisson_spikes_torch, rate_encod
 from neurotep.data.encoders import ENCODINGS
 from neurotep.errors import BackendError, DataError, GraphError, NeurotepError
 from neurotep.graph import Graph
-from neurotep.graph.chip import chip_form
+from neurotep.graph.chip import FORMS, in_form
 from neurotep.graph.probes import recording_plan
 from neurotep.graph.stages import frames_of, stage_parts
 from neurotep.graph.validate import MAX_STEPS
@@ -27,7 +27,6 @@ from neurotep.recording import Recording, merge, save_recording
 
 BACKENDS = ("torch", "lava")
 PRECISIONS = ("float", "fixed")
-FORMS = ("reference", "chip")  # the model as trained, or its Loihi 2 chip form (neurotep.graph.chip)
 DEFAULT_SPIKING_STEPS = 200
 LAVA_BATCH = 64  # samples per Lava simulation (each batch runs as independent copies)
 # Seed of the Poisson input encoder; distinct from stochastic neurons' seeds (see encoders).
@@ -94,8 +93,8 @@ def run_model(graph: Graph, data: Dataset, backend: str = "torch", samples: int 
     n = _check(backend, encoding, samples, data)
     if precision not in PRECISIONS:
         raise BackendError(f"unknown precision {precision!r}: use float or fixed")
-    if form not in FORMS:
-        raise BackendError(f"unknown form {form!r}: use reference (the model as trained) or chip (Loihi 2's neuro-cores)")
+    if form not in FORMS:  # checked before any work (in_form below would raise the same)
+        in_form(graph, form)
     if strict and backend != "lava":
         raise BackendError("--strict checks the Loihi 2 placement of a Lava run: add --backend lava")
     check_resources(graph, backend, n, steps, spiking, spiking and encoding == "poisson", precision, raster)
@@ -104,9 +103,7 @@ def run_model(graph: Graph, data: Dataset, backend: str = "torch", samples: int 
     inp = graph.meta["input"]
     check_batch(x, graph.input_width(inp))
     ids = np.asarray(data.test_index[:n], dtype=np.int64)
-    g = rate_to_spiking(graph, neuron=neuron) if spiking else graph
-    if form == "chip":
-        g = chip_form(g)
+    g = in_form(rate_to_spiking(graph, neuron=neuron) if spiking else graph, form)
     spiking_inputs = spiking and encoding == "poisson"
     parts = stage_parts(g)
     if g.probes and not spiking:

@@ -15,7 +15,7 @@ from neurotep.backends.torch import TorchNetwork
 from neurotep.backends.torch.fixed import FixedNetwork
 from neurotep.cli import main
 from neurotep.data import load_digits_split, rate_encode
-from neurotep.errors import BackendError, GraphError
+from neurotep.errors import GraphError
 from neurotep.graph import ToroidalBuffer
 from neurotep.graph.chip import chip_form
 from neurotep.graph.transforms import rate_to_spiking
@@ -164,7 +164,7 @@ def test_strict_refuses_a_run_off_the_neuro_cores_and_writes_nothing(tmp_path, c
 
 
 def test_unknown_form_is_a_one_line_error():
-    with pytest.raises(BackendError, match="unknown form 'x'"):
+    with pytest.raises(GraphError, match="unknown form 'x'"):
         run_model(small_base(), load_digits_split(), samples=2, form="x")
 
 

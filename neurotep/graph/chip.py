@@ -27,6 +27,8 @@ report can say how the chip form differs from the model as trained:
   and the difference decays as ``(1 - a)**t``. In fixed point ``Sigma`` sends its sum of ``a_in``
   messages (6 fractional bits, where neurotep's rate units send 8).
 
+The chip form is for inference: learning rules and learned decays are not carried over.
+
 What the chip form leaves as it is (it has no library process with a neuro-core model yet, so
 the mapper reports it off the neuro-cores, with the reason): hard-sigmoid rate units (rate
 mode), gated or noisy units, stochastic neurons.
@@ -43,6 +45,16 @@ from neurotep.graph.graph import Graph
 from neurotep.graph.nodes import Connection, Population
 
 MAX_TAP_DELAY = 64  # DelaySparse: 6-bit delay (0..63) plus the step every synapse adds
+FORMS = ("reference", "chip")  # the model as trained, or its chip form
+
+
+def in_form(graph: Graph, form: str) -> Graph:
+    """``graph`` itself (``"reference"``) or its :func:`chip_form`; a one-line error otherwise."""
+    if form == "reference":
+        return graph
+    if form == "chip":
+        return chip_form(graph)
+    raise GraphError(f"unknown form {form!r}: use reference (the model as trained) or chip (Loihi 2's neuro-cores)")
 
 
 def chip_form(graph: Graph) -> Graph:

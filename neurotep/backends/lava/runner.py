@@ -108,9 +108,9 @@ def _recording(graph: Graph, records: dict, plan: dict, precision: str) -> Recor
 
 
 def _readout(graph: Graph, records: dict, steps: int, precision: str = "float") -> dict | None:
-    z = records.get(graph.meta.get("output"))
+    out = graph.meta.get("output")
+    z = records.get(out)
     if z is None or "acc" not in z:
         return None
-    out = graph.meta.get("output")
     scale = 2.0 ** value_bits(graph, out, True) if precision == "fixed" else 1.0  # fixed point: graded integers
     return {"mean": torch.as_tensor(z["acc"] / (steps * scale)), "last": torch.as_tensor(z["last"] / scale)}
