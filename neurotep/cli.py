@@ -183,12 +183,18 @@ def cmd_run(args) -> None:
         data = load_dataset(args.dataset, args.data_path)
         res = run_model(graph, data, backend=args.backend, samples=args.samples, steps=args.steps, spiking=args.spiking,
                         encoding=args.encoding, device=args.device, raster=args.raster, neuron=args.neuron,
-                        precision=args.precision, hardware=args.hardware, form=args.form, strict=args.strict)
+                        precision=args.precision, hardware=args.hardware, form=args.form, strict=args.strict,
+                        check_lava=args.check_lava)
         doc = save_run(res, tmp)
     s = {k: v for k, v in doc.items() if k != "sample_ids"}  # run.json less the (long) list of sample ids
-    _print(s, args.json, [f"{s['mode']} run on {s['executed_on']}: accuracy {s['test_accuracy']:.4f} on {s['samples']} "
-                          f"samples, {s['steps']} steps, {s['spikes_total']} spikes, {s['wall_seconds']:.2f} s; "
-                          f"results in {args.out}"])
+    lines = [f"{s['mode']} run on {s['executed_on']}: accuracy {s['test_accuracy']:.4f} on {s['samples']} "
+             f"samples, {s['steps']} steps, {s['spikes_total']} spikes, {s['wall_seconds']:.2f} s; results in {args.out}"]
+    if "check_lava" in s:
+        c = s["check_lava"]
+        lines.append(f"--check-lava: the first {c['samples']} samples give identical spikes on Lava ({c['spikes_compared']} "
+                     f"spikes in {', '.join(c['populations'])}; emulator {c['emulator_wall_seconds']:.2f} s, "
+                     f"Lava {c['lava_wall_seconds']:.2f} s)")
+    _print(s, args.json, lines)
 
 
 def cmd_compile(args) -> None:
@@ -306,8 +312,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("run", help="run a trained network on the test split")
     s.add_argument("model_dir")
-    s.add_argument("--backend", default="torch", help="torch (snnTorch reference path) or lava (Loihi 2 simulator)")
-    s.add_argument("--precision", default="float", help="float or fixed (Loihi 2 bit widths; bit-exact between torch and lava)")
+    s.add_argument("--backend", default="torch",
+                   help="torch (snnTorch reference path), lava (Loihi 2 simulator) or emulator (Loihi 2's fixed-point "
+                        "semantics on torch, spike for spike Lava's and much faster; spiking, fixed point, chip form)")
+    s.add_argument("--precision", default=None,
+                   help="float (default) or fixed (Loihi 2 bit widths; bit-exact between torch, emulator and lava)")
+    s.add_argument("--check-lava", type=_whole(1), default=0, metavar="N",
+                   help="--backend emulator: re-run the first N samples on Lava and exit 1 at the first spike that differs")
     s.add_argument("--hardware", default=None, help="loihi2: run on a Loihi 2 board when lava-loihi and a board are present")
     s.add_argument("--out", required=True, help="run directory to write (run.json, spikes.npz): new, empty, or see --overwrite")
     s.add_argument("--overwrite", action="store_true", help="replace DIR when it holds an earlier neurotep output (never anything else)")
@@ -322,10 +333,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--raster", action="store_true", help="also record full spike rasters")
     s.add_argument("--form", default=None,
                    help="reference (the model as trained; the default) or chip (rewritten for Loihi 2's neuro-cores, see "
-                        "docs/architecture.md; the default with --hardware loihi2)")
+                        "docs/architecture.md; the default with --hardware loihi2 and --backend emulator)")
     s.add_argument("--strict", action="store_true",
                    help="--backend lava: refuse (exit 2, nothing written) a run not wholly on Loihi 2's neuro-cores")
-    s.add_argument("--device", type=_device, default="cpu", help="cpu, cuda or cuda:N (torch backend)")
+    s.add_argument("--device", type=_device, default="cpu", help="cpu, cuda or cuda:N (torch and emulator backends)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_run)
 
@@ -390,7 +401,7 @@ def main(argv: list[str] | None = None) -> int:
         args.fn(args)
     except NeurotepError as e:
         print(f"neurotep: error: {e}", file=sys.stderr)
-        return 2
+        return e.exit_code
     except KeyboardInterrupt:
         print("neurotep: interrupted", file=sys.stderr)
         return 130

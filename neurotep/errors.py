@@ -9,6 +9,8 @@ how to fix it, in one sentence.
 class NeurotepError(Exception):
     """Base class for errors caused by bad input or a missing resource."""
 
+    exit_code = 2
+
 
 class GraphError(NeurotepError):
     """A graph is malformed: the message names the node and the exact problem."""
@@ -24,3 +26,10 @@ class DataError(NeurotepError):
 
 class BackendError(NeurotepError):
     """A backend or device was requested that is unknown or unavailable here."""
+
+
+class MismatchError(NeurotepError):
+    """Two runs that must agree spike for spike do not (``run --check-lava``): exit code 1, a
+    failed check rather than bad input."""
+
+    exit_code = 1

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from neurotep.backends.torch import TorchNetwork
+from neurotep.backends.torch import TorchNetwork, resolve_device
 from neurotep.backends.torch.fixed import FixedNetwork
 from neurotep.data import Dataset, check_batch, poisson_spikes_torch, rate_encode
 from neurotep.data.encoders import ENCODINGS
-from neurotep.errors import BackendError, DataError, GraphError, NeurotepError
+from neurotep.errors import BackendError, DataError, GraphError, MismatchError, NeurotepError
 from neurotep.graph import Graph
 from neurotep.graph.chip import FORMS, in_form
 from neurotep.graph.probes import recording_plan
@@ -25,7 +25,9 @@ from neurotep.learning.eqprop import EqPropConfig
 from neurotep.quantize import encode_input, quantize
 from neurotep.recording import Recording, merge, save_recording
 
-BACKENDS = ("torch", "lava")
+# torch: the float (or --precision fixed) reference path; lava: Lava's simulator (or a board);
+# emulator: Loihi 2's fixed-point semantics of the chip form on torch, spike for spike Lava's.
+BACKENDS = ("torch", "lava", "emulator")
 PRECISIONS = ("float", "fixed")
 DEFAULT_SPIKING_STEPS = 200
 LAVA_BATCH = 64  # samples per Lava simulation (each batch runs as independent copies)
@@ -47,7 +49,7 @@ class RunOutput:
 
 def _check(backend: str, encoding: str, samples: int | None, data: Dataset) -> int:
     if backend not in BACKENDS:
-        raise BackendError(f"unknown backend {backend!r}: use torch or lava")
+        raise BackendError(f"unknown backend {backend!r}: use torch, lava or emulator")
     if encoding not in ENCODINGS:
         raise DataError(f"unknown encoding {encoding!r}: use one of {', '.join(ENCODINGS)}")
     n = len(data.x_test) if samples is None else samples
@@ -57,10 +59,10 @@ def _check(backend: str, encoding: str, samples: int | None, data: Dataset) -> i
 
 
 def _executed_on(backend: str, device: str, hardware: str | None) -> str:
-    if backend == "torch":
+    if backend in ("torch", "emulator"):
         if hardware is not None:
             raise BackendError(f"--hardware {hardware} needs --backend lava")
-        return f"torch-{torch.device(device).type}"
+        return f"{backend}-{resolve_device(device).type}"  # no GPU: one line naming --device cpu, before any work
     if hardware == "loihi2":
         from neurotep.hardware import detect_loihi2
 
@@ -76,8 +78,9 @@ def _executed_on(backend: str, device: str, hardware: str | None) -> str:
 
 def run_model(graph: Graph, data: Dataset, backend: str = "torch", samples: int | None = None,
               steps: int | None = None, spiking: bool = False, encoding: str = "poisson",
-              device: str = "cpu", raster: bool = False, neuron: str | None = None, precision: str = "float",
-              hardware: str | None = None, form: str | None = None, strict: bool = False) -> RunOutput:
+              device: str = "cpu", raster: bool = False, neuron: str | None = None, precision: str | None = None,
+              hardware: str | None = None, form: str | None = None, strict: bool = False,
+              check_lava: int = 0) -> RunOutput:
     """Run ``graph`` on the first ``samples`` test images and summarise accuracy and spikes.
 
     Rate mode relaxes the rate network (on torch until converged, on Lava for the model's
@@ -87,10 +90,25 @@ def run_model(graph: Graph, data: Dataset, backend: str = "torch", samples: int 
     ``form="chip"`` runs the chip form (:func:`~neurotep.graph.chip.chip_form`), the default with
     ``hardware="loihi2"`` (else ``"reference"``, the model as trained); ``strict`` refuses, before
     any work, a run whose Lava plan is not wholly on Loihi 2's neuro-cores.
+
+    ``backend="emulator"`` runs Loihi 2's fixed-point semantics on torch (CPU or CUDA, all samples
+    in one batch): the spiking mode, fixed point and the chip form by default; ``check_lava=N``
+    then re-runs the first N samples on Lava and raises :class:`~neurotep.errors.MismatchError`
+    at the first spike that differs.
     """
+    if backend == "emulator":
+        if precision not in (None, "fixed"):
+            raise BackendError(f"the emulator runs Loihi 2's fixed point only, not --precision {precision}: "
+                               "drop --precision, or use --backend torch for float")
+        precision, spiking = "fixed", True
+    precision = precision or "float"
     if form is None:
-        form = "chip" if hardware == "loihi2" else "reference"
+        form = "chip" if hardware == "loihi2" or backend == "emulator" else "reference"
+    if check_lava and backend != "emulator":
+        raise BackendError("--check-lava compares an emulator run with Lava: add --backend emulator")
     n = _check(backend, encoding, samples, data)
+    if check_lava and not 1 <= check_lava <= n:
+        raise DataError(f"--check-lava must be between 1 and the {n} samples of the run, got {check_lava}")
     if precision not in PRECISIONS:
         raise BackendError(f"unknown precision {precision!r}: use float or fixed")
     if form not in FORMS:  # checked before any work (in_form below would raise the same)
@@ -125,7 +143,7 @@ def run_model(graph: Graph, data: Dataset, backend: str = "torch", samples: int 
     play = dict(backend=backend, precision=precision, spiking=spiking, poisson=spiking_inputs, device=device,
                 raster=raster, on_chip=executed_on == "loihi2-hw", tol=cfg.tol if (steps is None and not spiking) else None)
     t0 = time.perf_counter()
-    chunk = len(x) if backend == "torch" else LAVA_BATCH  # Lava: one simulation per batch of LAVA_BATCH copies
+    chunk = LAVA_BATCH if backend == "lava" else len(x)  # Lava: one simulation per batch of LAVA_BATCH copies
     outs = [_play_stages(g, parts, x[i:i + chunk], ids[i:i + chunk], steps_taken, play) for i in range(0, len(x), chunk)]
     pred = np.concatenate([o[0] for o in outs]).argmax(1)
     rec = merge([o[1] for o in outs]) if spiking else None
@@ -137,7 +155,7 @@ def run_model(graph: Graph, data: Dataset, backend: str = "torch", samples: int 
         pops[p.name] = {"neurons": p.size, "model": p.model, "spikes": spikes,
                         "spikes_per_neuron_per_step": spikes / (p.size * n * steps_taken)}
     summary = dict(
-        backend=backend, executed_on=executed_on, precision=precision, device=device if backend == "torch" else "cpu",
+        backend=backend, executed_on=executed_on, precision=precision, device="cpu" if backend == "lava" else device,
         dtype=_dtype_name(backend, precision, device),
         mode="spiking" if spiking else "rate", encoding=encoding if spiking else "current", form=form,
         variant=graph.meta.get("variant"), dataset=data.name, samples=n, steps=int(steps_taken),
@@ -146,7 +164,35 @@ def run_model(graph: Graph, data: Dataset, backend: str = "torch", samples: int 
         **({"stages": [{"name": pt.stage.name, "steps": int(pt.stage.steps or steps_taken), "recorded": pt is parts[-1]}
                        for pt in parts]} if g.stages else {}),
     )
+    if check_lava:
+        summary["check_lava"] = compare_with_lava(graph, data, check_lava, steps, encoding, neuron, form)
     return RunOutput(summary, rec, g, ids)
+
+
+def compare_with_lava(graph: Graph, data: Dataset, samples: int, steps: int | None, encoding: str,
+                      neuron: str | None, form: str) -> dict:
+    """Re-run the first ``samples`` test images on the emulator and on Lava (Loihi2SimCfg,
+    ``fixed_pt``) with rasters, and compare every recorded population spike for spike. Returns
+    what was compared; raises :class:`~neurotep.errors.MismatchError` naming the first step,
+    population, sample and neuron that differ."""
+    kw = dict(samples=samples, steps=steps, spiking=True, encoding=encoding, neuron=neuron, precision="fixed",
+              raster=True, form=form)
+    emu = run_model(graph, data, backend="emulator", **kw)
+    lava = run_model(graph, data, backend="lava", **kw)
+    first = None
+    for p, r in emu.recording.raster.items():
+        a, b = r.cpu().numpy(), lava.recording.raster[p].cpu().numpy()
+        diff = np.argwhere(a != b)
+        if len(diff) and (first is None or diff[0][0] < first[1][0]):
+            first = (p, diff[0], int(a[tuple(diff[0])]), int(b[tuple(diff[0])]))
+    if first is not None:
+        p, (t, s, i), ea, la = first
+        raise MismatchError(f"--check-lava: the emulator and Lava differ first at step {t}, population {p!r}, "
+                            f"sample {int(emu.sample_ids[s])} (test index), neuron {i}: emulator {'spike' if ea else 'no spike'}, "
+                            f"Lava {'spike' if la else 'no spike'}")
+    return dict(samples=samples, identical=True, populations=sorted(emu.recording.raster),
+                spikes_compared=int(emu.summary["spikes_total"]), lava_wall_seconds=lava.summary["wall_seconds"],
+                emulator_wall_seconds=emu.summary["wall_seconds"])
 
 
 def _dtype_name(backend: str, precision: str, device: str) -> str:
@@ -177,7 +223,7 @@ def estimate_run_bytes(graph: Graph, backend: str, samples: int, steps: int, spi
     Every population keeps its last ``max(delays out of it, its buffer's depth)`` outputs per
     sample; an N-D buffer holds a ``neurons x neurons`` kernel; Lava and fixed-point runs encode
     the Poisson input frames up front; rasters keep one byte per neuron, step and sample."""
-    batch = samples if backend == "torch" else min(samples, LAVA_BATCH)
+    batch = min(samples, LAVA_BATCH) if backend == "lava" else samples
     depth = graph.history_depth()
     sizes = {p.name: p.size for p in graph.populations.values()}
     n_in = sizes.get(graph.meta.get("input"), 0)
@@ -214,7 +260,7 @@ def check_resources(graph: Graph, backend: str, samples: int, steps: int | None,
     total = sum(parts.values())
     if total > MAX_RUN_BYTES:
         big = max(parts, key=parts.get)
-        batch = samples if backend == "torch" else min(samples, LAVA_BATCH)
+        batch = min(samples, LAVA_BATCH) if backend == "lava" else samples
         raise NeurotepError(
             f"this run would need about {_size_words(total)} of memory ({big}: {_size_words(parts[big])}; "
             f"batch {batch}, {total_steps} steps), over the {_size_words(MAX_RUN_BYTES)} limit per run: "
@@ -259,7 +305,7 @@ def _play_part(g: Graph, part, x, ids, steps, held, play, final):
     if encoded and any(len(f) > 1 for p, f in frames.items() if not pg.emits_graded(p, True)):
         raise BackendError(f"stage {part.stage.name!r}: Poisson-encoding an input that changes during the stage "
                            "is not supported yet; use --encoding current")
-    run = {"torch": _part_torch_fixed if play["precision"] == "fixed" else _part_torch, "lava": _part_lava}[play["backend"]]
+    run = _part_lava if play["backend"] == "lava" else _part_torch_fixed if play["precision"] == "fixed" else _part_torch
     return run(pg, frames, ids, steps, encoded, play, final)
 
 

@@ -8,7 +8,9 @@ from typing import Callable
 
 import torch
 
+from neurotep.backends.torch.accumulate import Synapses
 from neurotep.backends.torch.state import resolve_device
+from neurotep.backends.torch.wiring import is_diagonal
 from neurotep.graph.probes import recording_plan
 from neurotep.recording import Recording
 from neurotep.neurons import RingBuffer, sigma_step
@@ -23,13 +25,23 @@ class FixedNetwork:
     ``d`` reads its source's output of ``d`` steps ago and shifts its own accumulation, like Lava's
     ``Dense`` (d = 1) and ``DelaySparse`` (d > 1, Lava delay ``d - 1``) bit-accurate models."""
 
-    def __init__(self, q: QuantizedGraph, device: str | torch.device = "cpu", spiking_inputs: bool = True):
+    def __init__(self, q: QuantizedGraph, device: str | torch.device = "cpu", spiking_inputs: bool = True,
+                 events: str = "auto"):
         self.q, self.g = q, q.graph
         self.device_ = resolve_device(device) if not isinstance(device, torch.device) else device
         kw = dict(device=self.device_, dtype=torch.int64)
         self.w = {k: torch.as_tensor(c.w, **kw) for k, c in q.connections.items()}
         # the transposed direction's own mantissas (pre, post) where its feedback is scaled
         self.w_back = {k: torch.as_tensor(c.w_back, **kw) for k, c in q.connections.items() if c.w_back is not None}
+        # each direction's accumulation (the kernel chosen once: elementwise, events, exact BLAS)
+        self.syn = {}
+        for c in self.g.connections:
+            diag = is_diagonal(c.mask)
+            self.syn[(c.name, False)] = Synapses(self.w[c.name].T, not self.g.emits_graded(c.pre, spiking_inputs),
+                                                 diag, events)
+            if c.symmetric:
+                m = self.w_back[c.name].T if c.name in self.w_back else self.w[c.name]
+                self.syn[(c.name, True)] = Synapses(m, not self.g.emits_graded(c.post, spiking_inputs), diag, events)
         self.exp = {}
         for c in self.g.connections:
             self.exp[(c.name, False)] = q.weight_exp(c.name, c.pre, spiking_inputs)
@@ -66,13 +78,14 @@ class FixedNetwork:
         rings = {k: RingBuffer(d, out[k]) for k, d in self.depth.items()}  # tap(j): the output of step t-1-j
         plan = recording_plan(g, spiking_inputs, raster)  # the graph's probes, or every spike-sending population
         counted = [p for p, k in plan.items() if "spikes" in k]
-        rec = Recording(per_step={p: torch.zeros(steps, **kw) for p in counted},
-                        per_neuron={p: torch.zeros(g.populations[p].size, **kw) for p in counted},
-                        per_sample={p: torch.zeros(batch, **kw) for p in counted},
-                        raster={p: torch.zeros(steps, batch, g.populations[p].size, dtype=torch.bool, device=self.device_)
-                                for p in counted if "raster" in plan[p]},
-                        state={p: torch.zeros(steps, batch, g.populations[p].size, dtype=torch.float64, device=self.device_)
-                               for p, k in plan.items() if "state" in k})
+        # per step one reduction and one add per counted population (as the float path): spikes
+        # per sample into a (T, B) table, spikes per (sample, neuron); totals derived at the end
+        table = {p: torch.zeros(steps, batch, **kw) for p in counted}
+        acc_bn = {p: torch.zeros(batch, g.populations[p].size, **kw) for p in counted}
+        rasters = {p: torch.zeros(steps, batch, g.populations[p].size, dtype=torch.bool, device=self.device_)
+                   for p in counted if "raster" in plan[p]}
+        states = {p: torch.zeros(steps, batch, g.populations[p].size, dtype=torch.float64, device=self.device_)
+                  for p, k in plan.items() if "state" in k}
         acc = None
         for t in range(steps):
             new = dict(input_fn(t))
@@ -80,10 +93,8 @@ class FixedNetwork:
                 a = torch.zeros_like(out[name])
                 for c, transposed in self.incoming[name]:
                     src = c.post if transposed else c.pre
-                    w = self.w[c.name]
-                    m = (self.w_back[c.name].T if c.name in self.w_back else w) if transposed else w.T
                     x = out[src] if c.delay == 1 else rings[src].tap(c.delay - 1)
-                    a = a + shift(x @ m, self.exp[(c.name, transposed)])
+                    a += shift(self.syn[(c.name, transposed)](x), self.exp[(c.name, transposed)])
                 if name in self.taps:
                     fb = rings[name].weighted_sum(self.taps[name]) >> TAP_BITS
                     a = a + (torus_fixed(fb, self.kernels[name]) if name in self.kernels else fb)
@@ -105,17 +116,17 @@ class FixedNetwork:
                 ring.push(new[name])
             out = new
             for p in counted:
-                rec.per_step[p][t] = out[p].sum()
-                rec.per_neuron[p] += out[p].sum(0)
-                rec.per_sample[p] += out[p].sum(1)
-                if p in rec.raster:
-                    rec.raster[p][t] = out[p] > 0
-            for p, s in rec.state.items():  # in float units
+                torch.sum(out[p], 1, out=table[p][t])
+                acc_bn[p] += out[p]
+                if p in rasters:
+                    rasters[p][t] = out[p] > 0
+            for p, s in states.items():  # in float units
                 s[t] = out[p].double() / 2 ** value_bits(g, p, spiking_inputs)
             if readout is not None:
                 acc = out[readout] if acc is None else acc + out[readout]
-        rec.per_neuron = {k: x.double() for k, x in rec.per_neuron.items()}
-        rec.per_sample = {k: x.double() for k, x in rec.per_sample.items()}
+        rec = Recording(per_step={p: table[p].sum(1) for p in counted},
+                        per_neuron={p: acc_bn[p].sum(0).double() for p in counted},
+                        per_sample={p: table[p].sum(0).double() for p in counted}, raster=rasters, state=states)
         scale = 2 ** value_bits(g, readout, spiking_inputs) if readout is not None else 1
         mean = acc.double() / (steps * scale) if acc is not None else None
         if last:

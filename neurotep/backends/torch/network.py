@@ -28,13 +28,15 @@ from neurotep.neurons import RingBuffer, rate_step, sigma_step, stochastic_step
 from neurotep.neurons.rate import noise_scale
 from neurotep.recording import Recording
 from neurotep.backends.torch.state import Nudge, SimState, resolve_device
+from neurotep.backends.torch.accumulate import EVENT_MAX_ACTIVITY, uses_events
 from neurotep.backends.torch.wiring import input_current, is_diagonal, update_order
 
 
 class TorchNetwork(torch.nn.Module):
     """A validated graph as a torch module."""
 
-    def __init__(self, graph: Graph, device: str | torch.device | None = "cpu", dtype: torch.dtype = torch.float32):
+    def __init__(self, graph: Graph, device: str | torch.device | None = "cpu", dtype: torch.dtype = torch.float32,
+                 events: str = "auto"):
         super().__init__()
         graph.validate()
         self.graph = graph
@@ -49,6 +51,12 @@ class TorchNetwork(torch.nn.Module):
         )
         self.masks = {c.name: torch.as_tensor(c.mask, device=self.device_, dtype=dtype) for c in graph.connections if c.mask is not None}
         self._diagonal = {c.name for c in graph.connections if is_diagonal(c.mask)}
+        # directions whose source sends spikes and is large enough for the event kernel (by activity)
+        self._events = {(c.name, back) for c in graph.connections if c.name not in self._diagonal
+                        for back, src in ((False, c.pre), (True, c.post)) if (not back or c.symmetric)
+                        and graph.populations[src].model in SPIKING_MODELS
+                        and uses_events(graph.populations[src].size, True, events)}
+        self.event_max = 1.0 if events == "always" else EVENT_MAX_ACTIVITY
         # Toroidal buffers: learned decays live as logits (sigmoid keeps them in (0, 1)); fixed
         # ones are turned into taps and kernels once.
         self._buffers = {b.population: b for b in graph.buffers}

@@ -11,6 +11,7 @@ import torch
 from neurotep.errors import BackendError
 from neurotep.graph import Graph
 from neurotep.neurons import torus_feedback
+from neurotep.backends.torch.accumulate import event_matmul
 from neurotep.backends.torch.state import SimState
 
 if TYPE_CHECKING:  # annotations only: the network calls into this module
@@ -29,9 +30,12 @@ def input_current(net: TorchNetwork, st: SimState, name: str, new: dict, weights
         if drive is not None and not transposed and net.graph.populations[src].model == "input":
             continue  # already in the static drive
         x = new[src] if c.delay == 0 else st.hist[src].tap(c.delay - 1)
+        term = None
         if c.name in net._diagonal:  # one-to-one synapses (e.g. TPEqProp's identities): same sums, no dense matmul
             term = x * torch.diagonal(weights[c.name])
-        else:
+        elif (c.name, transposed) in net._events:  # a large spike source: its events' weight rows, when few fired
+            term = event_matmul(x, weights[c.name] if transposed else weights[c.name].T, net.event_max)
+        if term is None:
             term = x @ weights[c.name] if transposed else x @ weights[c.name].T
         if transposed and c.feedback != 1.0:  # scaled feedback direction (predictive coding)
             term = c.feedback * term

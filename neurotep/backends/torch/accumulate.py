@@ -1,0 +1,89 @@
+"""Synaptic accumulation on the torch path: ``x @ w`` for one connection, by the cheapest kernel
+that gives the same sums.
+
+* **one-to-one** synapses (a diagonal mask: buffer taps, leaks, TPEqProp's identities) multiply
+  elementwise instead of through an N x N matmul;
+* **events**: a spike source whose share of active neurons this step is at most
+  :data:`EVENT_MAX_ACTIVITY` gathers the weight rows of the neurons that fired and adds them up
+  (``index_add_``), so the cost follows the synaptic events, not the neurons; otherwise the dense
+  matmul runs (the fallback, and the faster kernel at high activity);
+* **integer sums through BLAS** (fixed point): torch has no BLAS kernel for int64 matmuls, so an
+  integer product runs in float32 or float64 wherever every partial sum is an integer the float
+  format holds exactly (below 2**24 or 2**53): the result is then the same integer. The bound is
+  ``max |x| * max_j sum_i |w_ij|``, static for spikes (``|x| <= 1``) and checked at each step for
+  graded sources; beyond it the int64 matmul runs.
+
+Neither snnTorch nor Norse has an event-driven accumulation for dense layers (they call
+``nn.Linear``), hence this module.
+"""
+
+from __future__ import annotations
+
+import torch
+
+# Share of a spike source's entries (samples x neurons) active in a step at or below which the
+# event kernel runs. Measured crossover on the 2-core CPU of docs/benchmarks.md (`python -m
+# benchmarks emulator` prints the sweep): gathering rows beats BLAS's dense product below a few
+# per cent of active inputs, and loses above.
+EVENT_MAX_ACTIVITY = 0.04
+# Below this many source neurons the dense product is cheap enough that measuring activity and
+# gathering costs more than it saves (and small float models keep BLAS's summation order).
+EVENT_MIN_SOURCES = 512
+
+_EXACT = ((torch.float32, 2**24), (torch.float64, 2**53))
+
+
+class Synapses:
+    """``x @ w`` of one connection; ``w`` is (pre, post), already oriented and masked.
+
+    ``spikes``: the source sends 0/1 (enables the event kernel and the static integer bound);
+    ``diagonal``: the mask keeps only the diagonal; ``events``: ``"auto"`` (by activity),
+    ``"always"`` or ``"never"`` (spike sources only)."""
+
+    def __init__(self, w: torch.Tensor, spikes: bool, diagonal: bool = False, events: str = "auto"):
+        self.w, self.spikes, self.integer = w, spikes, not w.is_floating_point()
+        self.diag = torch.diagonal(w).clone() if diagonal else None
+        self.events = not diagonal and uses_events(w.shape[0], spikes, events)
+        self.event_max = 1.0 if events == "always" else EVENT_MAX_ACTIVITY
+        self.dense, self.bound = None, None
+        if self.integer and self.diag is None:
+            self.bound = int(w.abs().sum(0).max().item()) if w.numel() else 0  # max column sum of |w|
+            for dtype, limit in _EXACT:
+                if self.bound < limit:  # exact for |x| <= 1; graded sources also check max |x| per step
+                    self.dense = (dtype, w.to(dtype))
+                    if not spikes and dtype == torch.float32:
+                        self.dense = (torch.float64, w.to(torch.float64))  # graded values are wide: start at float64
+                    break
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if self.diag is not None:
+            return x * self.diag
+        if self.events:
+            y = event_matmul(x, self.w, self.event_max)
+            if y is not None:
+                return y
+        if self.dense is not None:
+            dtype, wf = self.dense
+            if self.spikes or int(x.abs().max().item()) * self.bound < 2**53:
+                return (x.to(dtype) @ wf).to(torch.int64)
+        return x @ self.w
+
+
+EVENT_MODES = ("auto", "always", "never")
+
+
+def uses_events(sources: int, spikes: bool, events: str = "auto") -> bool:
+    """Whether a connection from ``sources`` neurons takes the event kernel (then chosen by
+    activity at each step): spike sources only, large ones under ``"auto"``."""
+    return spikes and (events == "always" or (events == "auto" and sources >= EVENT_MIN_SOURCES))
+
+
+def event_matmul(x: torch.Tensor, w: torch.Tensor, max_activity: float = EVENT_MAX_ACTIVITY) -> torch.Tensor | None:
+    """``x @ w`` for a 0/1 ``x`` (batch, pre) as the sum of the rows of ``w`` whose source fired,
+    per sample; ``None`` when more than ``max_activity`` of ``x`` is active (the dense product is
+    then cheaper). Differentiable in ``w``."""
+    b, i = x.nonzero(as_tuple=True)
+    if len(b) > max_activity * x.numel():
+        return None
+    out = torch.zeros(x.shape[0], w.shape[1], dtype=w.dtype, device=w.device)
+    return out.index_add_(0, b, w.index_select(0, i))
