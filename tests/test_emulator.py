@@ -71,7 +71,8 @@ def _big_spiking_graph(n=600, seed=0):
     g.add(Population("h", n, "lif", {"beta": 0.9, "threshold": 1.0, "reset": "subtract"}))
     g.add(Population("y", 4, "linear", {"damping": 0.5}))
     g.add(Connection("xh", "x", "h", rs.normal(0, 0.6, (n, 16))))
-    g.add(Connection("hh", "h", "h", rs.normal(0, 0.05, (n, n)) * (rs.random((n, n)) < 0.1)))
+    mask = rs.random((n, n)) < 0.08
+    g.add(Connection("hh", "h", "h", rs.normal(0, 0.15, (n, n)) * mask, mask=mask))
     g.add(Connection("hy", "h", "y", rs.normal(0, 0.1, (4, n))))
     g.meta.update(input="x", output="y")
     return g.validate()
@@ -89,12 +90,15 @@ def test_the_event_kernel_gives_the_same_spikes_in_fixed_point_and_float():
     assert a.raster["h"].any() and torch.equal(a.raster["h"], b.raster["h"]) and torch.equal(ma, mb)
     assert [k for k, s in FixedNetwork(quantize(g)).syn.items() if s.events] == [("hh", False), ("hy", False)]
     floats = {}
-    for mode in ("always", "never"):
+    for mode in ("always", "auto", "never"):  # auto: the sparse hh as CSR, the rest by activity
         net = TorchNetwork(g, dtype=torch.float64, events=mode)
+        assert net._sparse_names == (set() if mode == "never" else {"hh"})
         floats[mode] = net.run(lambda t: {"x": frames[t].double()}, 40, 3, raster=True, readout="y")
-    (_, ra, fa), (_, rb, fb) = floats["always"], floats["never"]
-    assert ra.raster["h"].any() and torch.equal(ra.raster["h"], rb.raster["h"])
-    assert torch.allclose(fa, fb, atol=1e-12)
+    _, rn, fn = floats["never"]
+    assert rn.raster["h"].any()
+    for mode in ("always", "auto"):
+        _, r, f = floats[mode]
+        assert torch.equal(r.raster["h"], rn.raster["h"]) and torch.allclose(f, fn, atol=1e-12), mode
 
 
 def test_the_emulator_runs_the_chip_form_in_fixed_point_and_matches_lava(tmp_path, capsys):

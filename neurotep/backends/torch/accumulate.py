@@ -4,9 +4,11 @@ that gives the same sums.
 * **one-to-one** synapses (a diagonal mask: buffer taps, leaks, TPEqProp's identities) multiply
   elementwise instead of through an N x N matmul;
 * **events**: a spike source whose share of active neurons this step is at most
-  :data:`EVENT_MAX_ACTIVITY` gathers the weight rows of the neurons that fired and adds them up
-  (``index_add_``), so the cost follows the synaptic events, not the neurons; otherwise the dense
-  matmul runs (the fallback, and the faster kernel at high activity);
+  :func:`event_max_activity` multiplies its spikes as a sparse matrix (``torch.sparse.mm``), so
+  the cost follows the synaptic events, not the neurons; otherwise the dense matmul runs (the
+  fallback, and the faster kernel at high activity);
+* **sparse synapses**: a large masked connection with few synapses is kept as a CSR matrix in
+  inference runs (float path), so the cost follows the synapses that exist;
 * **integer sums through BLAS** (fixed point): torch has no BLAS kernel for int64 matmuls, so an
   integer product runs in float32 or float64 wherever every partial sum is an integer the float
   format holds exactly (below 2**24 or 2**53): the result is then the same integer. The bound is
@@ -23,9 +25,13 @@ import torch
 
 # Share of a spike source's entries (samples x neurons) active in a step at or below which the
 # event kernel runs. Measured crossover on the 2-core CPU of docs/benchmarks.md (`python -m
-# benchmarks emulator` prints the sweep): gathering rows beats BLAS's dense product below a few
-# per cent of active inputs, and loses above.
+# benchmarks emulator` prints the sweep): the sparse product beats BLAS's dense one below a few
+# per cent of active inputs at batch > 1, and loses above.
 EVENT_MAX_ACTIVITY = 0.04
+EVENT_MAX_ACTIVITY_SINGLE = 0.25  # batch 1
+# A masked connection at most this dense (and from at least EVENT_MIN_SOURCES neurons) is kept
+# as a CSR matrix in inference runs: at 1 % connectivity, N = 1e4, it is ~35x the dense product.
+SPARSE_MAX_DENSITY = 0.10
 # Below this many source neurons the dense product is cheap enough that measuring activity and
 # gathering costs more than it saves (and small float models keep BLAS's summation order).
 EVENT_MIN_SOURCES = 512
@@ -41,10 +47,11 @@ class Synapses:
     ``"always"`` or ``"never"`` (spike sources only)."""
 
     def __init__(self, w: torch.Tensor, spikes: bool, diagonal: bool = False, events: str = "auto"):
+        w = w.contiguous()  # torch.sparse.mm is many times slower on a transposed view
         self.w, self.spikes, self.integer = w, spikes, not w.is_floating_point()
         self.diag = torch.diagonal(w).clone() if diagonal else None
         self.events = not diagonal and uses_events(w.shape[0], spikes, events)
-        self.event_max = 1.0 if events == "always" else EVENT_MAX_ACTIVITY
+        self.event_max = 1.0 if events == "always" else None
         self.dense, self.bound = None, None
         if self.integer and self.diag is None:
             self.bound = int(w.abs().sum(0).max().item()) if w.numel() else 0  # max column sum of |w|
@@ -58,10 +65,11 @@ class Synapses:
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if self.diag is not None:
             return x * self.diag
-        if self.events:
-            y = event_matmul(x, self.w, self.event_max)
+        if self.events:  # through the exact float copy where there is one (as BLAS below)
+            w = self.dense[1] if self.dense is not None else self.w
+            y = event_matmul(x if self.dense is None else x.to(w.dtype), w, self.event_max)
             if y is not None:
-                return y
+                return y if self.dense is None else y.to(torch.int64)
         if self.dense is not None:
             dtype, wf = self.dense
             if self.spikes or int(x.abs().max().item()) * self.bound < 2**53:
@@ -78,12 +86,35 @@ def uses_events(sources: int, spikes: bool, events: str = "auto") -> bool:
     return spikes and (events == "always" or (events == "auto" and sources >= EVENT_MIN_SOURCES))
 
 
-def event_matmul(x: torch.Tensor, w: torch.Tensor, max_activity: float = EVENT_MAX_ACTIVITY) -> torch.Tensor | None:
-    """``x @ w`` for a 0/1 ``x`` (batch, pre) as the sum of the rows of ``w`` whose source fired,
-    per sample; ``None`` when more than ``max_activity`` of ``x`` is active (the dense product is
-    then cheaper). Differentiable in ``w``."""
-    b, i = x.nonzero(as_tuple=True)
-    if len(b) > max_activity * x.numel():
+def event_max_activity(batch: int) -> float:
+    """The activity below which :func:`event_matmul` beats BLAS's dense product: a single sample
+    is a matrix-vector product, memory-bound, which the event kernel beats up to ~30 %."""
+    return EVENT_MAX_ACTIVITY_SINGLE if batch == 1 else EVENT_MAX_ACTIVITY
+
+
+def event_matmul(x: torch.Tensor, w: torch.Tensor, max_activity: float | None = None) -> torch.Tensor | None:
+    """``x @ w`` for 0/1 spikes ``x`` (batch, pre) as a sparse-dense product over the spikes that
+    were sent, so the cost follows the synaptic events; ``None`` when more than ``max_activity``
+    (default :func:`event_max_activity`) of ``x`` is active (the dense product is then cheaper).
+    ``w`` should be contiguous: on a transposed view the product is many times slower."""
+    idx = x.nonzero().T
+    limit = event_max_activity(x.shape[0]) if max_activity is None else max_activity
+    if idx.shape[1] > limit * x.numel():
         return None
-    out = torch.zeros(x.shape[0], w.shape[1], dtype=w.dtype, device=w.device)
-    return out.index_add_(0, b, w.index_select(0, i))
+    s = torch.sparse_coo_tensor(idx, torch.ones(idx.shape[1], dtype=w.dtype, device=w.device), x.shape,
+                                is_coalesced=True, check_invariants=False)  # nonzero() gives sorted, unique indices
+    return torch.sparse.mm(s, w)
+
+
+def sparse_weights(w: torch.Tensor) -> torch.Tensor:
+    """A (post, pre) weight matrix with few non-zeros as CSR, for :func:`sparse_matmul`."""
+    import warnings
+
+    with warnings.catch_warnings():  # "Sparse CSR tensor support is in beta state": matmul is what we use
+        warnings.simplefilter("ignore", UserWarning)
+        return w.to_sparse_csr()
+
+
+def sparse_matmul(x: torch.Tensor, w_csr: torch.Tensor) -> torch.Tensor:
+    """``x @ w.T`` for a CSR ``w`` (post, pre): the cost follows the synapses that exist."""
+    return (w_csr @ x.T).T

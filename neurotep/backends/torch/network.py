@@ -28,7 +28,7 @@ from neurotep.neurons import RingBuffer, rate_step, sigma_step, stochastic_step
 from neurotep.neurons.rate import noise_scale
 from neurotep.recording import Recording
 from neurotep.backends.torch.state import Nudge, SimState, resolve_device
-from neurotep.backends.torch.accumulate import EVENT_MAX_ACTIVITY, uses_events
+from neurotep.backends.torch.accumulate import EVENT_MIN_SOURCES, SPARSE_MAX_DENSITY, sparse_weights, uses_events
 from neurotep.backends.torch.wiring import input_current, is_diagonal, update_order
 
 
@@ -51,12 +51,22 @@ class TorchNetwork(torch.nn.Module):
         )
         self.masks = {c.name: torch.as_tensor(c.mask, device=self.device_, dtype=dtype) for c in graph.connections if c.mask is not None}
         self._diagonal = {c.name for c in graph.connections if is_diagonal(c.mask)}
-        # directions whose source sends spikes and is large enough for the event kernel (by activity)
-        self._events = {(c.name, back) for c in graph.connections if c.name not in self._diagonal
-                        for back, src in ((False, c.pre), (True, c.post)) if (not back or c.symmetric)
-                        and graph.populations[src].model in SPIKING_MODELS
-                        and uses_events(graph.populations[src].size, True, events)}
-        self.event_max = 1.0 if events == "always" else EVENT_MAX_ACTIVITY
+        # directions whose source sends spikes and is large enough for the event kernel (by
+        # activity): spiking neurons always, inputs while run() is fed spike trains
+        directions = [(c.name, back, c.post if back else c.pre) for c in graph.connections
+                      if c.name not in self._diagonal for back in ((False, True) if c.symmetric else (False,))]
+        eligible = {(n, back): graph.populations[src].model for n, back, src in directions
+                    if uses_events(graph.populations[src].size, not graph.emits_graded(src, True), events)}
+        self._spike_events = {k for k, m in eligible.items() if m in SPIKING_MODELS}
+        self._input_events = {k for k, m in eligible.items() if m == "input"}
+        # set by run() for inference: the event directions and their contiguous (pre, post) weights
+        self._events: dict[tuple[str, bool], torch.Tensor] = {}
+        self.event_max = 1.0 if events == "always" else None  # None: by batch (event_max_activity)
+        # large, sparsely masked connections: CSR in inference runs (run(); training keeps dense grads)
+        self._sparse_names = {c.name for c in graph.connections if c.mask is not None and c.name not in self._diagonal
+                              and events != "never" and c.mask.mean() <= SPARSE_MAX_DENSITY
+                              and max(c.mask.shape) >= EVENT_MIN_SOURCES}
+        self._csr: dict[tuple[str, bool], torch.Tensor] = {}
         # Toroidal buffers: learned decays live as logits (sigmoid keeps them in (0, 1)); fixed
         # ones are turned into taps and kernels once.
         self._buffers = {b.population: b for b in graph.buffers}
@@ -314,6 +324,18 @@ class TorchNetwork(torch.nn.Module):
                 st = self.step(st, self.frames_at(inputs, st.t), weights, active=active)
         return st
 
+    def _inference_kernels(self, weights: dict, spiking_inputs: bool) -> None:
+        """The event and sparse kernels of one inference run (:mod:`.accumulate`), built from the
+        run's weights: contiguous (pre, post) copies for the event directions (spiking neurons,
+        and inputs fed as spike trains), CSR matrices for the large, sparsely masked connections."""
+        for name, back in self._spike_events | (self._input_events if spiking_inputs else set()):
+            self._events[(name, back)] = (weights[name] if back else weights[name].T).detach().contiguous()
+        for c in self.graph.connections:
+            if c.name in self._sparse_names:
+                self._csr[(c.name, False)] = sparse_weights(weights[c.name].detach())
+                if c.symmetric:
+                    self._csr[(c.name, True)] = sparse_weights(weights[c.name].detach().T)
+
     def run(
         self,
         input_fn: Callable[[int], dict[str, torch.Tensor]],
@@ -348,18 +370,22 @@ class TorchNetwork(torch.nn.Module):
                    for p in spiking if "raster" in plan[p]}
         acc = None
         with torch.no_grad():
-            for t in range(steps):
-                st = self.step(st, input_fn(t), weights, sample_ids=sample_ids)
-                for p in spiking:
-                    s = st.out[p]
-                    torch.sum(s, 1, out=table[p][t])
-                    acc_bn[p] += s
-                    if p in rasters:
-                        rasters[p][t] = s > 0
-                for p, v in states.items():
-                    v[t] = st.out[p]
-                if readout is not None:
-                    acc = st.out[readout] if acc is None else acc + st.out[readout]
+            self._inference_kernels(weights, spiking_inputs)
+            try:
+                for t in range(steps):
+                    st = self.step(st, input_fn(t), weights, sample_ids=sample_ids)
+                    for p in spiking:
+                        s = st.out[p]
+                        torch.sum(s, 1, out=table[p][t])
+                        acc_bn[p] += s
+                        if p in rasters:
+                            rasters[p][t] = s > 0
+                    for p, v in states.items():
+                        v[t] = st.out[p]
+                    if readout is not None:
+                        acc = st.out[readout] if acc is None else acc + st.out[readout]
+            finally:  # the kernels hold this run's weights: later steps (e.g. training) must not see them
+                self._events, self._csr = {}, {}
         rec = Recording(
             per_step={p: table[p].sum(1, dtype=torch.float64).round().to(torch.int64) for p in spiking},
             per_neuron={p: acc_bn[p].sum(0, dtype=torch.float64) for p in spiking},

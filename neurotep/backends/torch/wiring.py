@@ -11,7 +11,7 @@ import torch
 from neurotep.errors import BackendError
 from neurotep.graph import Graph
 from neurotep.neurons import torus_feedback
-from neurotep.backends.torch.accumulate import event_matmul
+from neurotep.backends.torch.accumulate import event_matmul, sparse_matmul
 from neurotep.backends.torch.state import SimState
 
 if TYPE_CHECKING:  # annotations only: the network calls into this module
@@ -33,8 +33,10 @@ def input_current(net: TorchNetwork, st: SimState, name: str, new: dict, weights
         term = None
         if c.name in net._diagonal:  # one-to-one synapses (e.g. TPEqProp's identities): same sums, no dense matmul
             term = x * torch.diagonal(weights[c.name])
-        elif (c.name, transposed) in net._events:  # a large spike source: its events' weight rows, when few fired
-            term = event_matmul(x, weights[c.name] if transposed else weights[c.name].T, net.event_max)
+        elif (c.name, transposed) in net._csr:  # few synapses: the sparse matrix (inference runs)
+            term = sparse_matmul(x, net._csr[(c.name, transposed)])
+        elif (c.name, transposed) in net._events:  # a large spike source: a sparse product, when few fired
+            term = event_matmul(x, net._events[(c.name, transposed)], net.event_max)
         if term is None:
             term = x @ weights[c.name] if transposed else x @ weights[c.name].T
         if transposed and c.feedback != 1.0:  # scaled feedback direction (predictive coding)
