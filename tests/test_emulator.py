@@ -181,3 +181,29 @@ def test_the_chip_form_of_every_connection_kind_takes_a_cheap_kernel():
     kinds = {k[0]: ("diag" if s.diag is not None else "dense" if s.dense else "int64") for k, s in net.syn.items()}
     assert all(v == "diag" for k, v in kinds.items() if "_tap" in k or k.endswith("_leak")), kinds
     assert all(v == "dense" for k, v in kinds.items() if "_tap" not in k and not k.endswith("_leak")), kinds
+
+
+@pytest.mark.parametrize("learn", [False, True])
+def test_a_large_torus_applies_its_kernel_axis_by_axis_with_the_dense_result(learn):
+    """A 16 x 16 torus (256 neurons) takes the separable kernel: the same relaxation and the same
+    EqProp buffer energy as the (N, N) Kronecker matrix, to float64 rounding."""
+    from neurotep.backends.torch.accumulate import SeparableKernel
+    from neurotep.graph import ToroidalBuffer
+    from neurotep.learning.eqprop import buffer_energy
+
+    rs = np.random.default_rng(0)
+    g = Graph()
+    g.add(Population("x", 8, "input"))
+    g.add(Population("h", 256, "hard_sigmoid", {"damping": 0.5}))
+    g.add(Connection("xh", "x", "h", rs.normal(0, 0.5, (256, 8))))
+    g.add(ToroidalBuffer("t", "h", 2, (0.6, 0.5, 0.4), 0.03, shape=(16, 16), radius=(2, 1), learn=learn))
+    g.meta.update(input="x", output="h")
+    net = TorchNetwork(g.validate(), dtype=torch.float64)
+    taps, kernel = net.torus_weights()["h"]
+    assert isinstance(kernel, SeparableKernel)
+    dense = torch.as_tensor(g.buffers[0].spatial_kernel())
+    assert torch.allclose(kernel.dense(), dense, atol=1e-15)
+    s = torch.rand(5, 256, dtype=torch.float64)
+    assert torch.allclose(s @ kernel, s @ dense, atol=1e-12)
+    e = buffer_energy(net, "h", s)
+    assert torch.allclose(e, -0.5 * sum(taps) * ((s @ dense) * s).sum(1), atol=1e-12)

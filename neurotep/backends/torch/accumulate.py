@@ -118,3 +118,33 @@ def sparse_weights(w: torch.Tensor) -> torch.Tensor:
 def sparse_matmul(x: torch.Tensor, w_csr: torch.Tensor) -> torch.Tensor:
     """``x @ w.T`` for a CSR ``w`` (post, pre): the cost follows the synapses that exist."""
     return (w_csr @ x.T).T
+
+
+# A torus at least this large applies its spatial kernel axis by axis (below, one small matmul is
+# cheaper than several).
+SEPARABLE_MIN_NEURONS = 256
+
+
+class SeparableKernel:
+    """An N-D toroidal buffer's spatial kernel ``S = K_1 (x) K_2 (x) ...`` (Kronecker product of
+    symmetric per-axis circulants), applied as ``x @ S`` one axis at a time: ``N * sum(n_a)``
+    multiply-adds per sample instead of ``N**2`` (8x fewer for a 16 x 16 torus). The same sums in
+    another order: equal to the dense product up to float rounding. Differentiable in the factors."""
+
+    def __init__(self, factors: list[torch.Tensor], shape: tuple[int, ...]):
+        self.factors, self.shape = factors, tuple(int(n) for n in shape)
+
+    def __rmatmul__(self, x: torch.Tensor) -> torch.Tensor:
+        lead = x.shape[:-1]
+        y = x.reshape(*lead, *self.shape)
+        for a, k in enumerate(self.factors):
+            axis = len(lead) + a
+            y = (y.movedim(axis, -1) @ k).movedim(-1, axis)  # k is symmetric: x K_a on that axis
+        return y.reshape(*lead, -1)
+
+    def dense(self) -> torch.Tensor:
+        """The full (N, N) matrix (for checks)."""
+        out = torch.ones(1, 1, dtype=self.factors[0].dtype, device=self.factors[0].device)
+        for k in self.factors:
+            out = torch.kron(out, k)
+        return out

@@ -17,18 +17,21 @@ from __future__ import annotations
 import copy
 from typing import Callable
 
+import numpy as np
 import snntorch as snn
 import torch
 
 from neurotep import rng
 from neurotep.graph import NEURON_MODELS, RATE_MODELS, SPIKING_MODELS, Graph
+from neurotep.graph.nodes import circulant_1d
 from neurotep.graph.probes import recording_plan
 from neurotep.graph.stages import frames_of
 from neurotep.neurons import RingBuffer, rate_step, sigma_step, stochastic_step
 from neurotep.neurons.rate import noise_scale
 from neurotep.recording import Recording
 from neurotep.backends.torch.state import Nudge, SimState, resolve_device
-from neurotep.backends.torch.accumulate import EVENT_MIN_SOURCES, SPARSE_MAX_DENSITY, sparse_weights, uses_events
+from neurotep.backends.torch.accumulate import (EVENT_MIN_SOURCES, SEPARABLE_MIN_NEURONS, SPARSE_MAX_DENSITY,
+                                                SeparableKernel, sparse_weights, uses_events)
 from neurotep.backends.torch.wiring import input_current, is_diagonal, update_order
 
 
@@ -76,7 +79,8 @@ class TorchNetwork(torch.nn.Module):
         })
         self._torus_fixed = {
             b.population: ([float(w) for w in b.tap_weights()],
-                           None if not b.shape else torch.as_tensor(b.spatial_kernel(), **kw))
+                           None if not b.shape else self._kernel(b, [torch.as_tensor(circulant_1d(int(n), int(r), float(d)), **kw)
+                                                                    for n, r, d in zip(b.shape, b.radius, b.decay[1:])]))
             for b in graph.buffers if not b.learn
         }
         # Langevin noise scales that training adapts (``noise_gain`` > 0) live as logs (DiffTorEqProp).
@@ -122,15 +126,25 @@ class TorchNetwork(torch.nn.Module):
         for pop in self.torus:
             b, d = self._buffers[pop], self.buffer_decays(pop)
             taps = b.gain * d[0] ** torch.arange(b.depth, device=self.device_, dtype=self.dtype)
-            kernel = None
+            factors = []
             for a, (n, r) in enumerate(zip(b.shape, b.radius)):
                 i = torch.arange(n, device=self.device_)
                 dist = (i[:, None] - i[None, :]).abs()
                 dist = torch.minimum(dist, n - dist)
-                k = torch.where(dist <= r, d[1 + a] ** dist.to(self.dtype), torch.zeros((), **self._kw))
-                kernel = k if kernel is None else torch.kron(kernel, k)
-            out[pop] = (list(taps.unbind()), kernel)
+                factors.append(torch.where(dist <= r, d[1 + a] ** dist.to(self.dtype), torch.zeros((), **self._kw)))
+            out[pop] = (list(taps.unbind()), self._kernel(b, factors) if factors else None)
         return out
+
+    @staticmethod
+    def _kernel(b, factors: list[torch.Tensor]):
+        """The spatial kernel from its per-axis circulants: applied axis by axis on a large torus
+        (:class:`~.accumulate.SeparableKernel`), as one (N, N) matrix on a small one."""
+        if int(np.prod(b.shape)) >= SEPARABLE_MIN_NEURONS and len(factors) > 1:
+            return SeparableKernel(factors, b.shape)
+        kernel = factors[0]
+        for k in factors[1:]:
+            kernel = torch.kron(kernel, k)
+        return kernel
 
     def to_graph(self) -> Graph:
         """A copy of the graph carrying this module's current parameters."""
