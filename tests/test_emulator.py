@@ -207,3 +207,18 @@ def test_a_large_torus_applies_its_kernel_axis_by_axis_with_the_dense_result(lea
     assert torch.allclose(s @ kernel, s @ dense, atol=1e-12)
     e = buffer_energy(net, "h", s)
     assert torch.allclose(e, -0.5 * sum(taps) * ((s @ dense) * s).sum(1), atol=1e-12)
+
+
+def test_the_inference_kernels_follow_a_weight_update():
+    """run() caches its event and CSR kernels per parameter version: an in-place update (what an
+    optimiser step does) must be seen by the next run."""
+    g = _big_spiking_graph()
+    net = TorchNetwork(g, dtype=torch.float64)
+    frames = (torch.rand(20, 2, 16, generator=torch.Generator().manual_seed(3)) < 0.3).double()
+    _, first, _ = net.run(lambda t: {"x": frames[t]}, 20, 2)
+    assert first.per_neuron["h"].sum() > 0 and net._kernel_cache[2]  # the CSR kernel of hh was built
+    with torch.no_grad():
+        net.weights["xh"].mul_(0.0)
+        net.weights["hh"].mul_(0.0)
+    _, second, _ = net.run(lambda t: {"x": frames[t]}, 20, 2)
+    assert second.per_neuron["h"].sum() == 0

@@ -97,10 +97,10 @@ def event_matmul(x: torch.Tensor, w: torch.Tensor, max_activity: float | None = 
     were sent, so the cost follows the synaptic events; ``None`` when more than ``max_activity``
     (default :func:`event_max_activity`) of ``x`` is active (the dense product is then cheaper).
     ``w`` should be contiguous: on a transposed view the product is many times slower."""
-    idx = x.nonzero().T
     limit = event_max_activity(x.shape[0]) if max_activity is None else max_activity
-    if idx.shape[1] > limit * x.numel():
+    if int(torch.count_nonzero(x)) > limit * x.numel():  # counting is far cheaper than listing them
         return None
+    idx = x.nonzero().T
     s = torch.sparse_coo_tensor(idx, torch.ones(idx.shape[1], dtype=w.dtype, device=w.device), x.shape,
                                 is_coalesced=True, check_invariants=False)  # nonzero() gives sorted, unique indices
     return torch.sparse.mm(s, w)

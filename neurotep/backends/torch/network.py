@@ -70,6 +70,7 @@ class TorchNetwork(torch.nn.Module):
                               and events != "never" and c.mask.mean() <= SPARSE_MAX_DENSITY
                               and max(c.mask.shape) >= EVENT_MIN_SOURCES}
         self._csr: dict[tuple[str, bool], torch.Tensor] = {}
+        self._kernel_cache: tuple = (None, {}, {}, {})
         # Toroidal buffers: learned decays live as logits (sigmoid keeps them in (0, 1)); fixed
         # ones are turned into taps and kernels once.
         self._buffers = {b.population: b for b in graph.buffers}
@@ -338,17 +339,27 @@ class TorchNetwork(torch.nn.Module):
                 st = self.step(st, self.frames_at(inputs, st.t), weights, active=active)
         return st
 
-    def _inference_kernels(self, weights: dict, spiking_inputs: bool) -> None:
-        """The event and sparse kernels of one inference run (:mod:`.accumulate`), built from the
-        run's weights: contiguous (pre, post) copies for the event directions (spiking neurons,
-        and inputs fed as spike trains), CSR matrices for the large, sparsely masked connections."""
-        for name, back in self._spike_events | (self._input_events if spiking_inputs else set()):
-            self._events[(name, back)] = (weights[name] if back else weights[name].T).detach().contiguous()
-        for c in self.graph.connections:
-            if c.name in self._sparse_names:
-                self._csr[(c.name, False)] = sparse_weights(weights[c.name].detach())
-                if c.symmetric:
-                    self._csr[(c.name, True)] = sparse_weights(weights[c.name].detach().T)
+    def _inference_kernels(self, spiking_inputs: bool) -> dict:
+        """The weights of one inference run and its event and sparse kernels (:mod:`.accumulate`):
+        contiguous (pre, post) copies for the event directions (spiking neurons, and inputs fed as
+        spike trains), CSR matrices for the large, sparsely masked connections. Built once per
+        version of the parameters (a training step bumps it): masking or copying a large matrix
+        costs as much as many steps. Returns the weights."""
+        key = (spiking_inputs, tuple((n, p._version) for n, p in self.named_parameters()))
+        if self._kernel_cache[0] != key:
+            weights = self.effective_weights()
+            csr, events = {}, {}
+            for c in self.graph.connections:
+                if c.name in self._sparse_names:
+                    csr[(c.name, False)] = sparse_weights(weights[c.name].detach())
+                    if c.symmetric:
+                        csr[(c.name, True)] = sparse_weights(weights[c.name].detach().T)
+            for name, back in self._spike_events | (self._input_events if spiking_inputs else set()):
+                if (name, back) not in csr:
+                    events[(name, back)] = (weights[name] if back else weights[name].T).detach().contiguous()
+            self._kernel_cache = (key, weights, csr, events)
+        _, weights, self._csr, self._events = self._kernel_cache
+        return weights
 
     def run(
         self,
@@ -367,7 +378,6 @@ class TorchNetwork(torch.nn.Module):
         ``readout`` names a population, the mean of its output over the run (what spiking
         inference decodes).
         """
-        weights = self.effective_weights()
         st = self.init_state(batch)
         plan = recording_plan(self.graph, spiking_inputs, raster)
         spiking = [p for p, k in plan.items() if "spikes" in k]
@@ -384,7 +394,7 @@ class TorchNetwork(torch.nn.Module):
                    for p in spiking if "raster" in plan[p]}
         acc = None
         with torch.no_grad():
-            self._inference_kernels(weights, spiking_inputs)
+            weights = self._inference_kernels(spiking_inputs)
             try:
                 for t in range(steps):
                     st = self.step(st, input_fn(t), weights, sample_ids=sample_ids)
