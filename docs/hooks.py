@@ -6,7 +6,8 @@
 * ``cli.md``: ``neurotep <command> --help`` for every command;
 * ``energy.md``: every constant of every energy model with its value, unit, status and source;
 * ``notebooks.md``: the notebooks in ``notebooks/`` with their titles and introductions;
-* ``img/flow.svg``: the architecture diagram (drawn with matplotlib).
+* ``img/flow.svg``: the architecture diagram (drawn with matplotlib);
+* ``img/results/*.png``: the plots the benchmarks wrote to ``benchmarks/results/``.
 
 A page that fails to generate fails the (strict) build: the error is the code's, not hidden.
 """
@@ -33,6 +34,9 @@ def on_files(files, config):
     for uri, text in pages.items():
         files.append(File.generated(config, uri, content=GENERATED + text))
     files.append(File.generated(config, "img/flow.svg", content=flow_svg()))
+    for png in sorted((ROOT / "benchmarks" / "results").glob("*.png")):  # the benchmarks' plots, as measured
+        if ".quick." not in png.name:
+            files.append(File.generated(config, f"img/results/{png.name}", content=png.read_bytes()))
     return files
 
 

@@ -222,3 +222,13 @@ def test_the_inference_kernels_follow_a_weight_update():
         net.weights["hh"].mul_(0.0)
     _, second, _ = net.run(lambda t: {"x": frames[t]}, 20, 2)
     assert second.per_neuron["h"].sum() == 0
+
+
+@pytest.mark.slow
+def test_the_emulator_benchmark_runs_and_reports_identical_spikes(quick_benchmark):
+    out, res = quick_benchmark("emulator", timeout=600)
+    assert "Lava / emulator" in out and "goals:" in out
+    assert all(r["identical_spikes"] and r["spikes"] > 0 for r in res["emulator_vs_lava"])
+    assert {r["activity"] for r in res["torch_vs_snntorch"]} == {0.01, 0.10, 0.30}
+    assert all(r["neurons_with_other_counts"] == 0 for r in res["torch_vs_snntorch"])
+    assert res["scaling_fit"]["neurotep_us_per_step"]["us_per_million_events"] > 0
