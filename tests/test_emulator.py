@@ -88,7 +88,11 @@ def test_the_event_kernel_gives_the_same_spikes_in_fixed_point_and_float():
         runs[mode] = net.run(lambda t: {"x": frames[t]}, 40, 3, raster=True, readout="y")
     (a, ma), (b, mb) = runs["always"], runs["never"]
     assert a.raster["h"].any() and torch.equal(a.raster["h"], b.raster["h"]) and torch.equal(ma, mb)
-    assert [k for k, s in FixedNetwork(quantize(g)).syn.items() if s.events] == [("hh", False), ("hy", False)]
+    auto = FixedNetwork(quantize(g)).syn
+    assert [k for k, s in auto.items() if s.events] == [("hh", False), ("hy", False)]
+    assert [k for k, s in auto.items() if s.csr is not None] == [("hh", False)]  # 8 % of its synapses kept
+    rec_auto, m_auto = FixedNetwork(quantize(g)).run(lambda t: {"x": frames[t]}, 40, 3, raster=True, readout="y")
+    assert torch.equal(rec_auto.raster["h"], b.raster["h"]) and torch.equal(m_auto, mb)
     floats = {}
     for mode in ("always", "auto", "never"):  # auto: the sparse hh as CSR, the rest by activity
         net = TorchNetwork(g, dtype=torch.float64, events=mode)

@@ -44,9 +44,12 @@ class Synapses:
 
     ``spikes``: the source sends 0/1 (enables the event kernel and the static integer bound);
     ``diagonal``: the mask keeps only the diagonal; ``events``: ``"auto"`` (by activity),
-    ``"always"`` or ``"never"`` (spike sources only)."""
+    ``"always"`` or ``"never"`` (spike sources only); ``density``: the share of synapses the mask
+    keeps (a large, sparse connection multiplies as CSR; integers only through an exact float
+    copy, torch having no integer CSR product)."""
 
-    def __init__(self, w: torch.Tensor, spikes: bool, diagonal: bool = False, events: str = "auto"):
+    def __init__(self, w: torch.Tensor, spikes: bool, diagonal: bool = False, events: str = "auto",
+                 density: float = 1.0):
         w = w.contiguous()  # torch.sparse.mm is many times slower on a transposed view
         self.w, self.spikes, self.integer = w, spikes, not w.is_floating_point()
         self.diag = torch.diagonal(w).clone() if diagonal else None
@@ -61,10 +64,20 @@ class Synapses:
                     if not spikes and dtype == torch.float32:
                         self.dense = (torch.float64, w.to(torch.float64))  # graded values are wide: start at float64
                     break
+        self.csr = None
+        if (self.diag is None and events != "never" and density <= SPARSE_MAX_DENSITY and w.shape[0] >= EVENT_MIN_SOURCES
+                and (not self.integer or self.dense is not None)):
+            self.csr = sparse_weights((self.dense[1] if self.integer else w).T)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if self.diag is not None:
             return x * self.diag
+        if self.csr is not None:
+            if not self.integer:
+                return sparse_matmul(x, self.csr)
+            dtype = self.dense[0]
+            if self.spikes or int(x.abs().max().item()) * self.bound < 2**53:
+                return sparse_matmul(x.to(dtype), self.csr).to(torch.int64)
         if self.events:  # through the exact float copy where there is one (as BLAS below)
             w = self.dense[1] if self.dense is not None else self.w
             y = event_matmul(x if self.dense is None else x.to(w.dtype), w, self.event_max)

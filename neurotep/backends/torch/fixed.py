@@ -36,12 +36,13 @@ class FixedNetwork:
         # each direction's accumulation (the kernel chosen once: elementwise, events, exact BLAS)
         self.syn = {}
         for c in self.g.connections:
-            diag = is_diagonal(c.mask)
+            diag, density = is_diagonal(c.mask), 1.0 if c.mask is None else float(c.mask.mean())
             self.syn[(c.name, False)] = Synapses(self.w[c.name].T, not self.g.emits_graded(c.pre, spiking_inputs),
-                                                 diag, events)
+                                                 diag, events, density)
             if c.symmetric:
                 m = self.w_back[c.name].T if c.name in self.w_back else self.w[c.name]
-                self.syn[(c.name, True)] = Synapses(m, not self.g.emits_graded(c.post, spiking_inputs), diag, events)
+                self.syn[(c.name, True)] = Synapses(m, not self.g.emits_graded(c.post, spiking_inputs), diag, events,
+                                                    density)
         self.exp = {}
         for c in self.g.connections:
             self.exp[(c.name, False)] = q.weight_exp(c.name, c.pre, spiking_inputs)
@@ -90,14 +91,20 @@ class FixedNetwork:
         for t in range(steps):
             new = dict(input_fn(t))
             for name, qp in self.q.populations.items():
-                a = torch.zeros_like(out[name])
+                a = None  # the first term starts the sum (every kernel returns a fresh tensor)
                 for c, transposed in self.incoming[name]:
                     src = c.post if transposed else c.pre
                     x = out[src] if c.delay == 1 else rings[src].tap(c.delay - 1)
-                    a += shift(self.syn[(c.name, transposed)](x), self.exp[(c.name, transposed)])
+                    e = self.exp[(c.name, transposed)]
+                    term = self.syn[(c.name, transposed)](x)
+                    term = shift(term, e) if e else term
+                    a = term if a is None else a.add_(term)
                 if name in self.taps:
                     fb = rings[name].weighted_sum(self.taps[name]) >> TAP_BITS
-                    a = a + (torus_fixed(fb, self.kernels[name]) if name in self.kernels else fb)
+                    fb = torus_fixed(fb, self.kernels[name]) if name in self.kernels else fb
+                    a = fb if a is None else a + fb
+                if a is None:
+                    a = torch.zeros_like(out[name])
                 gate = rng.gate_open(qp.seed, t, keys[name], qp.gate).to(torch.int64) if qp.gated else None
                 if qp.model == "sigma":
                     new[name] = sigma_step(a, out[name])  # Lava's Sigma: the integer sum of a_in
