@@ -18,6 +18,7 @@ from neurotep.errors import BackendError, DataError, GraphError, NeurotepError
 from neurotep.graph import Graph
 from neurotep.graph.chip import FORMS, in_form
 from neurotep.graph.probes import recording_plan
+from neurotep.graph.retime import retime
 from neurotep.graph.stages import frames_of, stage_parts
 from neurotep.graph.validate import MAX_STEPS
 from neurotep.graph.transforms import rate_to_spiking
@@ -104,6 +105,8 @@ def run_model(graph: Graph, data: Dataset, backend: str = "torch", samples: int 
     check_batch(x, graph.input_width(inp))
     ids = np.asarray(data.test_index[:n], dtype=np.int64)
     g = in_form(rate_to_spiking(graph, neuron=neuron) if spiking else graph, form)
+    if backend == "lava":
+        g = retime(g)  # Lava cannot express delay 0: one step per layer (the torch path runs it with --form chip)
     spiking_inputs = spiking and encoding == "poisson"
     parts = stage_parts(g)
     if g.probes and not spiking:

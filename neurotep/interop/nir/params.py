@@ -129,7 +129,8 @@ def neuron_population(node: Any, key: str, name: str, n: int, dt: float, tau_sca
         if reset == "zero" and np.any(v_reset != 0):
             raise NIRError(f"NIR node {key!r}: v_reset != 0 is not supported (neurotep resets to zero or by subtraction)")
         if isinstance(node, nir.IF):
-            beta, gain, leak = np.ones(n), _vec(node.r, n, "r", key) * dt, np.zeros(n)
+            # Norse's IAFCell adds its input unscaled (v <- v + x) and writes r = 1: the same 1/dt as its taus
+            beta, gain, leak = np.ones(n), _vec(node.r, n, "r", key) * dt * tau_scale, np.zeros(n)
         else:
             tau, r, v_leak = (_vec(getattr(node, f), n, f, key) for f in ("tau", "r", "v_leak"))
             tau = tau * tau_scale

@@ -1,0 +1,110 @@
+"""Networks written by snnTorch's and Norse's own NIR exporters, imported and run on Lava
+(Loihi2SimCfg): their delay-0 connections are re-timed one step per layer
+(:func:`neurotep.graph.retime.retime`), and the torch path running the same re-timed graph gives
+the same spikes, raster for raster: float64 torch against Lava float, and the integer torch path
+against Lava's bit-accurate fixed-point models."""
+
+from __future__ import annotations
+
+import logging
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from neurotep.backends.lava.runner import run_lava
+from neurotep.backends.torch.fixed import FixedNetwork
+from neurotep.backends.torch.network import TorchNetwork
+from neurotep.graph.retime import retime
+from neurotep.interop.nir import from_nir
+from neurotep.quantize import encode_input, quantize
+
+T, B = 30, 2
+
+
+@pytest.fixture(autouse=True)
+def _quiet():
+    logging.disable(logging.WARNING)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+    logging.disable(logging.NOTSET)
+
+
+def _snntorch_ff():
+    import snntorch as snn
+    from snntorch.export_nir import export_to_nir
+
+    torch.manual_seed(0)
+    lin1, lin2 = torch.nn.Linear(10, 16), torch.nn.Linear(16, 4)
+    with torch.no_grad():
+        lin1.weight.mul_(3)
+        lin2.weight.mul_(3)
+    net = torch.nn.Sequential(lin1, snn.Leaky(beta=torch.full((16,), 0.85), threshold=torch.full((16,), 0.9), init_hidden=True),
+                              lin2, snn.Leaky(beta=torch.full((4,), 0.7), threshold=torch.full((4,), 1.0), init_hidden=True,
+                                              output=True))
+    return from_nir(export_to_nir(net, torch.zeros(1, 10), ignore_dims=[0]), producer="snntorch", reset="zero")
+
+
+def _snntorch_recurrent():
+    import snntorch as snn
+    from snntorch.export_nir import export_to_nir
+
+    torch.manual_seed(2)
+    r1 = snn.RLeaky(beta=torch.full((16,), 0.85), threshold=torch.full((16,), 1.0), linear_features=16, init_hidden=True,
+                    reset_mechanism="subtract")
+    with torch.no_grad():
+        r1.recurrent.weight.mul_(2)
+    out = snn.Leaky(beta=torch.full((4,), 0.7), threshold=torch.full((4,), 1.0), init_hidden=True, output=True,
+                    reset_mechanism="subtract")
+    net = torch.nn.Sequential(torch.nn.Linear(10, 16), r1, torch.nn.Linear(16, 4), out)
+    return from_nir(export_to_nir(net, torch.zeros(1, 10), ignore_dims=[0]), producer="snntorch", reset="subtract")
+
+
+def _norse_if_li():
+    import norse.torch as norse
+    from norse.torch.module.iaf import IAFCell, IAFParameters
+    from norse.torch.module.leaky_integrator_box import LIBoxCell, LIBoxParameters
+
+    torch.manual_seed(1)
+    lin1, lin2 = torch.nn.Linear(10, 16), torch.nn.Linear(16, 4)
+    with torch.no_grad():
+        lin1.weight.mul_(2)
+    net = norse.SequentialState(lin1, IAFCell(IAFParameters(v_th=torch.full((16,), 1.0), v_reset=torch.zeros(16))),
+                                lin2, LIBoxCell(LIBoxParameters(tau_mem_inv=torch.full((4,), 200.0), v_leak=torch.zeros(4))))
+    return from_nir(norse.to_nir(net, torch.zeros(1, 10)), producer="norse")
+
+
+NETS = {"snntorch-ff-lif": _snntorch_ff, "snntorch-recurrent": _snntorch_recurrent, "norse-if-li": _norse_if_li}
+
+
+@pytest.mark.parametrize("precision", ["float", "fixed"])
+@pytest.mark.parametrize("make", NETS.values(), ids=NETS.keys())
+def test_peer_exports_run_on_lava_with_the_torch_paths_spikes(make, precision):
+    imported = make()
+    g = retime(imported)
+    assert g is not imported and all(c.delay >= 1 for c in g.connections)
+    out = g.meta["output"]
+    assert g.meta["retimed"]["shift"][out] >= 1
+    ids, inp = np.arange(B), g.meta["input"]
+    x = (np.random.default_rng(3).random((T, B, 10)) < 0.4).astype(np.float64)
+    if precision == "float":
+        xs = torch.as_tensor(x)
+        _, rec, mean = TorchNetwork(g, dtype=torch.float64).run(lambda t: {inp: xs[t]},
+                                                                T, B, raster=True, readout=out)
+    else:
+        frames = encode_input(x, True)
+        rec, mean = FixedNetwork(quantize(g)).run(lambda t: {inp: torch.as_tensor(frames[t])}, T, B,
+                                                  raster=True, readout=out)
+        x = frames.astype(np.float64)
+    rec_l, readout, _ = run_lava(g, {inp: x}, T, ids, precision=precision, raster=True)
+    hidden = [p for p in rec.raster if g.populations[p].model == "lif"]
+    assert sum(int(rec.raster[p].sum()) for p in hidden) > 50
+    for p in hidden:
+        assert rec.raster[p].any(), p
+        assert torch.equal(rec.raster[p], rec_l.raster[p].reshape(rec.raster[p].shape)), f"{p}: spike trains differ"
+    if precision == "fixed":
+        assert torch.equal(mean, readout["mean"])
+    else:
+        assert torch.allclose(mean.double(), readout["mean"].double(), atol=1e-9)
