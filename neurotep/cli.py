@@ -237,8 +237,8 @@ def _compile_nir(args) -> None:
     if args.neuron not in (None, "lif"):
         graph = rate_to_spiking(graph, neuron=args.neuron)  # the exporter then names what NIR cannot express
     dt = args.dt if args.dt is not None else DT
-    notes = export_nir(graph, args.out, dt=dt)
-    _print({"model": args.model_dir, "to": "nir", "out": args.out, "dt": dt, "notes": notes}, args.json,
+    notes = export_nir(graph, args.out, dt=dt, peer=args.peer)
+    _print({"model": args.model_dir, "to": "nir", "for": args.peer, "out": args.out, "dt": dt, "notes": notes}, args.json,
            [f"note: {n}" for n in notes] + [f"wrote the NIR graph of {args.model_dir} to {args.out} (dt = {dt:g} s per step)"])
 
 
@@ -341,6 +341,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default=None, help="--to nir: the NIR file to write")
     s.add_argument("--overwrite", action="store_true", help="--to nir: replace an existing file at --out")
     s.add_argument("--dt", type=_positive, default=None, help="--to nir: seconds per step (default 1e-4, snnTorch's importer's)")
+    s.add_argument("--for", dest="peer", default=None,
+                   help="--to nir: snntorch or norse: the form that library's own importer runs (docs/interop.md)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_compile)
 
