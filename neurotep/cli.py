@@ -196,6 +196,8 @@ def cmd_compile(args) -> None:
 
     if args.to == "nir":
         return _compile_nir(args)
+    if args.peer is not None:
+        raise NeurotepError("--for names the library a NIR file is written for: add --to nir")
     if args.to != "lava":
         raise NeurotepError(f"unknown compile target {args.to!r}: use lava or nir")
     if args.mode not in ("spiking", "rate"):
@@ -225,7 +227,7 @@ def cmd_compile(args) -> None:
 
 def _compile_nir(args) -> None:
     from neurotep.graph.transforms import rate_to_spiking
-    from neurotep.interop.nir import DT, export_nir
+    from neurotep.interop.nir import DT, export_nir, export_peer_nir
     from neurotep.outputs import check_output_file
 
     if args.out is None:
@@ -237,7 +239,10 @@ def _compile_nir(args) -> None:
     if args.neuron not in (None, "lif"):
         graph = rate_to_spiking(graph, neuron=args.neuron)  # the exporter then names what NIR cannot express
     dt = args.dt if args.dt is not None else DT
-    notes = export_nir(graph, args.out, dt=dt, peer=args.peer)
+    if args.peer is None:
+        notes = export_nir(graph, args.out, dt=dt)
+    else:
+        notes = export_peer_nir(graph, args.out, args.peer, dt=dt)
     _print({"model": args.model_dir, "to": "nir", "for": args.peer, "out": args.out, "dt": dt, "notes": notes}, args.json,
            [f"note: {n}" for n in notes] + [f"wrote the NIR graph of {args.model_dir} to {args.out} (dt = {dt:g} s per step)"])
 

@@ -125,20 +125,19 @@ def _chain(nir, nodes: dict, edges: list, pre: str, post: str, key: str, weight_
     edges += [(src, key), (key, post)]
 
 
-def export_nir(graph: Graph, path: str | os.PathLike, dt: float = DT, peer: str | None = None) -> list[str]:
+def export_nir(graph: Graph, path: str | os.PathLike, dt: float = DT) -> list[str]:
     """Write ``graph`` as a NIR file (HDF5) atomically; returns the export notes. Nothing is
-    written when the graph cannot be exported. ``peer`` ("snntorch" or "norse") writes the form
-    that library's own importer runs (:mod:`.peers`) instead of neurotep's exact one."""
-    if peer is None:
-        g, notes = to_nir(graph, dt)
-    else:
-        from neurotep.interop.nir.peers import to_peer_nir
+    written when the graph cannot be exported."""
+    g, notes = to_nir(graph, dt)
+    write_nir(g, path)
+    return notes
 
-        g, notes = to_peer_nir(graph, peer, dt)
+
+def write_nir(g: Any, path: str | os.PathLike) -> None:
+    """Write the NIR graph ``g`` atomically (with the user's umask)."""
     target = Path(path)
     if target.is_dir():
         raise NIRError(f"{target}: is a directory; give a file name for the NIR graph")
     target.parent.mkdir(parents=True, exist_ok=True)
     with atomic_file(target) as tmp:
         nir_lib().write(str(tmp), g)
-    return notes

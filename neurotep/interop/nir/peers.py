@@ -29,6 +29,7 @@ structure), and what NIR itself cannot express (see :mod:`.export`).
 from __future__ import annotations
 
 import copy
+import os
 from typing import Any
 
 import numpy as np
@@ -89,6 +90,16 @@ def peer_form(graph: Graph, peer: str) -> tuple[Graph, list[str]]:
     g.connections, g.buffers = conns, []
     g.meta = {k: v for k, v in g.meta.items() if k in ("input", "output", "variant")}
     return g.validate(), notes
+
+
+def export_peer_nir(graph: Graph, path: str | os.PathLike, peer: str, dt: float = DT) -> list[str]:
+    """Write the NIR file of :func:`to_peer_nir` atomically; returns the notes. Nothing is written
+    when ``graph`` has no form that ``peer`` runs."""
+    from neurotep.interop.nir.export import write_nir
+
+    g, notes = to_peer_nir(graph, peer, dt)
+    write_nir(g, path)
+    return notes
 
 
 def to_peer_nir(graph: Graph, peer: str, dt: float = DT) -> tuple[Any, list[str]]:
