@@ -256,9 +256,14 @@ def cmd_import_nir(args) -> None:
         g = import_nir(args.file, dt=args.dt, producer=args.producer, reset=args.reset)
         save_graph(g, tmp / "model")
     pops = {p.name: f"{p.model} x{p.size}" for p in g.populations.values()}
-    _print({"file": args.file, "out": args.out, "populations": pops, "connections": len(g.connections)}, args.json,
-           [f"imported {args.file}: " + ", ".join(f"{k} ({v})" for k, v in pops.items())
-            + f", {len(g.connections)} connections; saved to {args.out}/model"])
+    notes = []
+    if args.producer == "snntorch" and args.reset is None and any(p.model == "lif" for p in g.populations.values()):
+        notes.append("snnTorch's export does not write the reset mode (it writes v_reset = 0 whatever the Leaky's "
+                     "reset_mechanism, whose default is subtraction): imported with zero reset; for a subtract-reset "
+                     "network import again with --reset subtract")
+    _print({"file": args.file, "out": args.out, "populations": pops, "connections": len(g.connections), "notes": notes},
+           args.json, [f"note: {n}" for n in notes] + [f"imported {args.file}: " + ", ".join(f"{k} ({v})" for k, v in pops.items())
+                                                      + f", {len(g.connections)} connections; saved to {args.out}/model"])
 
 
 def _buffer_words(buf: dict | None) -> str:

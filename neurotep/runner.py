@@ -17,6 +17,7 @@ from neurotep.data.encoders import ENCODINGS
 from neurotep.errors import BackendError, DataError, GraphError, NeurotepError
 from neurotep.graph import Graph
 from neurotep.graph.chip import FORMS, in_form
+from neurotep.graph.nodes import SPIKING_MODELS
 from neurotep.graph.probes import recording_plan
 from neurotep.graph.retime import retime
 from neurotep.graph.stages import frames_of, stage_parts
@@ -98,6 +99,10 @@ def run_model(graph: Graph, data: Dataset, backend: str = "torch", samples: int 
         in_form(graph, form)
     if strict and backend != "lava":
         raise BackendError("--strict checks the Loihi 2 placement of a Lava run: add --backend lava")
+    spiking_only = [p.name for p in graph.populations.values() if p.model in SPIKING_MODELS]
+    if spiking_only and not spiking:  # e.g. an imported snnTorch/Norse network: its rate mode relaxes nothing
+        raise BackendError(f"populations {', '.join(spiking_only)} are spiking neurons with no rate form, so a rate run "
+                           "would relax nothing and count no spikes: add --spiking")
     check_resources(graph, backend, n, steps, spiking, spiking and encoding == "poisson", precision, raster)
     executed_on = _executed_on(backend, device, hardware)
     x, y = data.x_test[:n], data.y_test[:n]
