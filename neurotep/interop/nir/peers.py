@@ -52,11 +52,15 @@ def peer_form(graph: Graph, peer: str) -> tuple[Graph, list[str]]:
         who = (graph.stages or graph.streams)[0]
         raise NIRError(f"{'stage' if graph.stages else 'stream'} {who.name!r}: {peer} runs one network that updates "
                        "every population at every step; a graph with input streams or stages has no peer form")
+    inputs = [p.name for p in graph.populations.values() if p.model == "input"]
+    if len(inputs) > 1:
+        raise NIRError(f"population {inputs[1]!r}: a second input population; the peers' importers take one input")
     g = copy.deepcopy(graph)
+    notes: list[str] = []
     if any(p.model in RATE_MODELS - {"linear"} for p in g.populations.values()):
         g = rate_to_spiking(g, neuron="lif")  # the exporter names what has no spiking form
+        notes.append("rate model exported in its spiking form (integrate-and-fire units, as `run --spiking --neuron lif`)")
     order = {name: i for i, name in enumerate(g.populations)}
-    notes: list[str] = []
     conns: list[Connection] = []
     for c in g.connections:
         w = c.weight * c.mask if c.mask is not None else c.weight
