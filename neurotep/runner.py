@@ -19,7 +19,7 @@ from neurotep.graph import Graph
 from neurotep.graph.chip import FORMS, in_form
 from neurotep.graph.nodes import SPIKING_MODELS
 from neurotep.graph.probes import recording_plan
-from neurotep.graph.retime import retime
+from neurotep.graph.retime import readout_from, retime
 from neurotep.graph.stages import frames_of, stage_parts
 from neurotep.graph.validate import MAX_STEPS
 from neurotep.graph.transforms import rate_to_spiking
@@ -130,6 +130,8 @@ def run_model(graph: Graph, data: Dataset, backend: str = "torch", samples: int 
             check_strict(part.graph, precision)
     cfg = EqPropConfig.from_meta(g.meta)
     steps_taken = steps or (DEFAULT_SPIKING_STEPS if spiking else cfg.free_steps)
+    if spiking:  # a re-timed graph's output starts late: its readout mean covers steps_taken steps from then
+        steps_taken += readout_from(g, g.meta.get("output"))
     play = dict(backend=backend, precision=precision, spiking=spiking, poisson=spiking_inputs, device=device,
                 raster=raster, on_chip=executed_on == "loihi2-hw", tol=cfg.tol if (steps is None and not spiking) else None)
     t0 = time.perf_counter()

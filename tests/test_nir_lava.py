@@ -163,9 +163,12 @@ def test_retiming_shifts_each_layer_by_its_depth():
     assert r.meta["retimed"]["shift"] == {"x": 0, "h": 1, "z": 2} and r.meta["retimed"]["inexact"] == []
     x = torch.as_tensor((np.random.default_rng(1).random((T + 2, B, 8)) < 0.4).astype(np.float64))
     x[T:] = 0
-    rasters = [TorchNetwork(h, dtype=torch.float64).run(lambda t: {"x": x[t]}, T + 2, B, raster=True)[1].raster for h in (g, r)]
+    runs = [TorchNetwork(h, dtype=torch.float64).run(lambda t: {"x": x[t]}, steps, B, raster=True, readout="z")
+            for h, steps in ((g, T), (r, T + 2))]
     for p, d in (("h", 1), ("z", 2)):
-        assert rasters[0][p][:T].sum() > 20
-        assert torch.equal(rasters[1][p][d:T + d], rasters[0][p][:T]), p
+        assert runs[0][1].raster[p].sum() > 20
+        assert torch.equal(runs[1][1].raster[p][d:T + d], runs[0][1].raster[p]), p
+    # the readout is taken from the shifted step: the mean over steps 2..T+1 is the original's over 0..T-1
+    assert torch.equal(runs[1][2], runs[0][2])
     g.populations["z"].bias = np.full(5, 0.1)
     assert retime(g).meta["retimed"]["inexact"] == ["population z: its bias acts from step 0, 2 step(s) before its input"]

@@ -9,7 +9,8 @@ those of the original graph at step ``t - shift[p]``, so the readout of the orig
 is the re-timed one at ``t + shift[output]``. The shift is exact only when every path to ``p``
 crosses the same number of delay-0 connections and no population before ``p`` has a bias (a bias
 acts from step 0, before the delayed input arrives); :func:`retime` records ``shift`` and lists
-what breaks the exact shift in ``meta["retimed"]``.
+what breaks the exact shift in ``meta["retimed"]``. Readouts start at the output's shift
+(:func:`readout_from`), so they average the same input-driven steps as the original's.
 
 The torch path runs the same re-timed graph (``run --form chip``, or this function), which is
 how both backends give the same spikes.
@@ -20,6 +21,14 @@ from __future__ import annotations
 import copy
 
 from neurotep.graph.graph import Graph
+
+
+def readout_from(graph: Graph, population: str | None) -> int:
+    """The first step a readout of ``population`` averages over: its shift in a re-timed graph
+    (the step its first input arrives), else 0. Every backend's readout mean starts there, and
+    the runner runs that many steps more, so the mean covers as many input-driven steps as asked."""
+    shift = (graph.meta.get("retimed") or {}).get("shift", {})
+    return int(shift.get(population, 0)) if population is not None else 0
 
 
 def needs_retime(graph: Graph) -> bool:

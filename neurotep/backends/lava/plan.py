@@ -42,6 +42,7 @@ import scipy.sparse as sp
 from neurotep.errors import BackendError
 from neurotep.graph import RATE_MODELS, Graph
 from neurotep.graph.probes import recording_plan
+from neurotep.graph.retime import readout_from
 from neurotep.neurons.fixed import KERNEL_BITS
 from neurotep.quantize import TAP_BITS, quantize
 
@@ -271,7 +272,7 @@ def compile_graph(graph: Graph, batch: int = 1, precision: str = "float", record
             raise BackendError(f"cannot record unknown population {pop!r}")
         size = graph.populations[pop].size
         kinds = plan.get(pop, frozenset())
-        params = dict(batch=batch, size=size, readout=pop == out, state="state" in kinds,
+        params = dict(batch=batch, size=size, readout=pop == out, readout_from=readout_from(graph, out), state="state" in kinds,
                       raster="raster" in kinds and graph.populations[pop].model in ("lif", "stochastic", "input"))
         spec = by_name[holder[pop]]
         if spec.kind in ("sub_lif", "stochastic", "rate"):

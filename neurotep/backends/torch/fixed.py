@@ -10,6 +10,7 @@ import torch
 
 from neurotep.backends.torch.state import resolve_device
 from neurotep.graph.probes import recording_plan
+from neurotep.graph.retime import readout_from
 from neurotep.recording import Recording
 from neurotep.neurons import RingBuffer, sigma_step
 from neurotep import rng
@@ -73,7 +74,7 @@ class FixedNetwork:
                                 for p in counted if "raster" in plan[p]},
                         state={p: torch.zeros(steps, batch, g.populations[p].size, dtype=torch.float64, device=self.device_)
                                for p, k in plan.items() if "state" in k})
-        acc = None
+        acc, first = None, readout_from(g, readout)  # the step a re-timed graph's readout starts
         for t in range(steps):
             new = dict(input_fn(t))
             for name, qp in self.q.populations.items():
@@ -112,12 +113,12 @@ class FixedNetwork:
                     rec.raster[p][t] = out[p] > 0
             for p, s in rec.state.items():  # in float units
                 s[t] = out[p].double() / 2 ** value_bits(g, p, spiking_inputs)
-            if readout is not None:
+            if readout is not None and t >= first:
                 acc = out[readout] if acc is None else acc + out[readout]
         rec.per_neuron = {k: x.double() for k, x in rec.per_neuron.items()}
         rec.per_sample = {k: x.double() for k, x in rec.per_sample.items()}
         scale = 2 ** value_bits(g, readout, spiking_inputs) if readout is not None else 1
-        mean = acc.double() / (steps * scale) if acc is not None else None
+        mean = acc.double() / (max(steps - first, 1) * scale) if acc is not None else None
         if last:
             return rec, mean, (out[readout].double() / scale if readout is not None else None)
         return rec, mean

@@ -23,6 +23,7 @@ import torch
 from neurotep import rng
 from neurotep.graph import NEURON_MODELS, RATE_MODELS, SPIKING_MODELS, Graph
 from neurotep.graph.probes import recording_plan
+from neurotep.graph.retime import readout_from
 from neurotep.graph.stages import frames_of
 from neurotep.neurons import RingBuffer, rate_step, sigma_step, stochastic_step
 from neurotep.neurons.rate import noise_scale
@@ -321,7 +322,8 @@ class TorchNetwork(torch.nn.Module):
         every population that sends spikes: spiking neurons, and inputs when ``spiking_inputs``
         says they are spike trains). Returns the final state, the :class:`Recording` and, when
         ``readout`` names a population, the mean of its output over the run (what spiking
-        inference decodes).
+        inference decodes; in a re-timed graph from the step its first input arrives:
+        :func:`neurotep.graph.retime.readout_from`).
         """
         weights = self.effective_weights()
         st = self.init_state(batch)
@@ -338,7 +340,7 @@ class TorchNetwork(torch.nn.Module):
         acc_bn = {p: torch.zeros(batch, size[p], device=self.device_, dtype=self.dtype) for p in spiking}
         rasters = {p: torch.zeros(steps, batch, size[p], device=self.device_, dtype=torch.bool)
                    for p in spiking if "raster" in plan[p]}
-        acc = None
+        acc, first = None, readout_from(self.graph, readout)
         with torch.no_grad():
             for t in range(steps):
                 st = self.step(st, input_fn(t), weights, sample_ids=sample_ids)
@@ -350,7 +352,7 @@ class TorchNetwork(torch.nn.Module):
                         rasters[p][t] = s > 0
                 for p, v in states.items():
                     v[t] = st.out[p]
-                if readout is not None:
+                if readout is not None and t >= first:
                     acc = st.out[readout] if acc is None else acc + st.out[readout]
         rec = Recording(
             per_step={p: table[p].sum(1, dtype=torch.float64).round().to(torch.int64) for p in spiking},
@@ -359,4 +361,4 @@ class TorchNetwork(torch.nn.Module):
             raster=rasters,
             state=states,
         )
-        return st, rec, (acc / steps if acc is not None else None)
+        return st, rec, (acc / max(steps - first, 1) if acc is not None else None)
