@@ -261,9 +261,10 @@ def cmd_import_nir(args) -> None:
         notes.append("snnTorch's export does not write the reset mode (it writes v_reset = 0 whatever the Leaky's "
                      "reset_mechanism, whose default is subtraction): imported with zero reset; for a subtract-reset "
                      "network import again with --reset subtract")
+    line = (f"imported {args.file}: " + ", ".join(f"{k} ({v})" for k, v in pops.items())
+            + f", {len(g.connections)} connections; saved to {args.out}/model")
     _print({"file": args.file, "out": args.out, "populations": pops, "connections": len(g.connections), "notes": notes},
-           args.json, [f"note: {n}" for n in notes] + [f"imported {args.file}: " + ", ".join(f"{k} ({v})" for k, v in pops.items())
-                                                      + f", {len(g.connections)} connections; saved to {args.out}/model"])
+           args.json, [f"note: {n}" for n in notes] + [line])
 
 
 def _buffer_words(buf: dict | None) -> str:

@@ -229,7 +229,8 @@ def compile_graph(graph: Graph, batch: int = 1, precision: str = "float", record
     for c in graph.connections:
         if c.delay < 1:
             raise BackendError(f"connection {c.name!r} ({c.pre} -> {c.post}) has delay 0, which Lava cannot express: "
-                               "every Loihi synapse adds one step; give it delay >= 1")
+                               "every Loihi synapse adds one step; give it delay >= 1, or re-time the graph "
+                               "(neurotep.graph.retime, which run --backend lava and the chip form apply)")
         w = c.weight * c.mask if c.mask is not None else c.weight
         w_back = w.T * c.feedback if c.feedback != 1.0 else w.T
         if q is not None:

@@ -97,7 +97,7 @@ def to_nir(graph: Graph, dt: float = DT) -> tuple[Any, list[str]]:
     n_delay = sum(1 for v in nodes.values() if isinstance(v, nir.Delay))
     if n_delay:
         notes.append(f"{n_delay} Delay nodes (connection delays >= 1 step, buffer taps): snnTorch 1.0's and Norse 1.1's "
-                     "importers cannot run Delay nodes; neurotep's import can")
+                     "importers cannot run Delay nodes; neurotep's import can (--for snntorch|norse writes a form they run)")
     out = graph.meta.get("output")
     outs = [out] if out in graph.populations else [
         p.name for p in graph.state_populations()
