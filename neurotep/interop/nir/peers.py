@@ -1,11 +1,10 @@
 """Exports that snnTorch's and Norse's own importers load and run (``compile --to nir --for``).
 
-Both importers build a ``torch.fx`` graph with nirtorch, which evaluates every NIR edge within the
+Both importers build a torch module with nirtorch, which evaluates every NIR edge within the
 step, except an edge that closes a cycle: that one carries the source's output of the previous
-step (a one-step recurrence). Neither importer reads ``Delay`` nodes, and snnTorch's has no
-graded neuron. So :func:`peer_form` first rewrites the graph into what the peer can run, as a
-neurotep graph (neurotep's torch path runs it with the same spikes), and :func:`to_peer_nir`
-lowers that:
+step (a one-step recurrence). Neither importer reads ``Delay`` nodes or runs NIR's ``LI``. So
+:func:`peer_form` first rewrites the graph into what the peers can run, as a neurotep graph
+(neurotep's torch path runs it with the same spikes), and :func:`to_peer_nir` lowers that:
 
 * **delays.** A connection to a later population (in the graph's population order) becomes a
   plain edge, delay 0: the receiving layer sees its input one step earlier than in neurotep
@@ -15,11 +14,16 @@ lowers that:
   ``sum_j w_j`` (the same loop gain at an equilibrium; the older taps arrive early).
 * **reset.** Both importers build zero-reset neurons (snnTorch ``reset_mechanism="zero"``, Norse's
   ``LIFBoxCell`` without ``reset_method``): subtractive reset becomes zero reset.
-* **snnTorch only.** Its importer reads ``IF`` as ``Leaky(beta=0.9)`` and knows no ``LI``: an
-  integrate-and-fire population is written as ``LIF`` with ``tau = 2**60 dt`` (``beta = 1`` in
-  floating point), and a graded ``linear`` population (``y <- (1 - a) y + a u``) as a ``Linear``
-  identity node fed ``a`` times its inputs and, through a one-step self-loop, ``(1 - a)`` times its
-  own last value. Its importer hard-codes ``dt = 1e-4``.
+* **graded units** (``y <- (1 - a) y + a u``): a ``Linear`` identity node fed ``a`` times its
+  inputs and, through a one-step self-loop, ``(1 - a)`` times its own last value
+  (:func:`_graded_as_linear`).
+* **evaluation order**: nodes named ``<rank>_<name>`` so that nirtorch's order (dict order; the
+  file lists them alphabetically) puts the recurrence on the intended edges (:func:`_in_order`);
+  Norse's older executor is checked to follow it (:func:`_check_norse_order`).
+* **snnTorch only.** Its importer reads ``IF`` as ``Leaky(beta=0.9)``: an integrate-and-fire
+  population is written as ``LIF`` with ``tau = 2**60 dt`` (``beta = 1`` in floating point); a
+  self-connection goes through an identity relay (see :func:`_for_snntorch`); ``dt = 1e-4``, which
+  its importer hard-codes.
 * **Norse only.** Its importer ignores ``r``: :func:`~neurotep.interop.nir.params.fold_resistance`.
 
 No peer form (one-line :class:`NIRError` naming the population): input streams and stages (time
