@@ -138,3 +138,45 @@ def test_what_has_no_peer_form_is_refused_in_one_line(tmp_path, capsys, htsep_li
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and words in err, err
         assert not out.exists()
+
+
+@pytest.mark.parametrize("peer", ["snntorch", "norse"])
+def test_every_variant_runs_in_the_peer_spike_for_spike_or_is_refused_in_one_line(tmp_path, peer):
+    """Each registered variant's peer form, loaded by the peer's own importer, gives the hidden
+    rasters and readout of neurotep's torch path on that form, or the export is refused in one line
+    (HTSEP's stochastic neurons, TEP-SSR's stages; Norse: graphs its depth-first executor cannot
+    order, i.e. more than one hidden layer)."""
+    from neurotep import variants
+    from neurotep.interop.nir import NIRError, export_peer_nir
+
+    ran = []
+    for row in variants.describe():
+        g = variants.get(row["name"]).build(64, 10, 0)
+        g.connections[0].weight *= 4
+        path = tmp_path / f"{row['name']}.nir"
+        try:
+            export_peer_nir(g, path, peer)
+        except NIRError as e:
+            assert "\n" not in str(e) and not path.exists()
+            continue
+        form, _ = peer_form(g, peer)
+        x = (np.random.default_rng(1).random((30, 2, 64)) < 0.3).astype(np.float32)
+        inp, out = form.meta["input"], form.meta["output"]
+        _, rec, mean = TorchNetwork(form).run(lambda t: {inp: torch.as_tensor(x[t])}, 30, 2, raster=True, readout=out)
+        model = load_in_peer(path, peer)
+        cls = neuron_class(peer)
+        names = {m: n.split("_", 1)[1] for n, m in model.named_modules() if isinstance(m, cls)}
+        spikes: dict[str, list] = {p: [] for p in names.values()}
+        for m, p in names.items():
+            m.register_forward_hook(lambda m, i, o, p=p: spikes[p].append((o[0] if isinstance(o, tuple) else o).numpy() > 0))
+        state, outs = None, []
+        with torch.no_grad():
+            for t in range(30):
+                o, state = model(torch.as_tensor(x[t]), state)
+                outs.append(o.numpy())
+        assert names, row["name"]
+        for p, s in spikes.items():
+            np.testing.assert_array_equal(np.stack(s), rec.raster[p].numpy(), err_msg=f"{row['name']} {p}")
+        np.testing.assert_allclose(np.mean(outs, 0), mean.numpy(), rtol=1e-5, atol=1e-6)
+        ran.append(row["name"])
+    assert "toreqprop" in ran and ("mstep" in ran) == (peer == "snntorch")

@@ -132,6 +132,7 @@ def to_peer_nir(graph: Graph, peer: str, dt: float = DT) -> tuple[Any, list[str]
         back = _for_snntorch(nir, ng, g, dt, back)
     else:
         ng = fold_resistance(ng)
+    _feed_shapes(nir, ng, g, back)
     ng = _in_order(nir, ng, back)
     if peer == "norse":
         _check_norse_order(nir, ng)
@@ -142,6 +143,19 @@ def to_peer_nir(graph: Graph, peer: str, dt: float = DT) -> tuple[Any, list[str]
 
 _LOADERS = {"snntorch": "snntorch.import_nir.import_from_nir(nir.read(FILE))",
             "norse": "norse.torch.from_nir(FILE, dt={dt:g})"}
+
+
+def _feed_shapes(nir, ng: Any, g: Graph, back: set[tuple[str, str]]) -> None:
+    """A population whose every input is a one-step recurrence (e.g. TPEqProp's error units, fed
+    from later layers only) gets nirtorch's placeholder ``zeros(1)`` at the first step, which the
+    next ``Linear`` cannot multiply (nirtorch 2.6), and Norse's executor has no input at all for
+    it: a zero ``Linear`` from the input gives it a forward input of the right shape (adding 0)."""
+    inp = g.meta["input"]
+    for name, p in g.populations.items():
+        ins = [(a, b) for a, b in ng.edges if b == name]
+        if p.model != "input" and all(e in back for e in ins):
+            ng.nodes[f"{name}_shape"] = nir.Linear(weight=np.zeros((p.size, g.populations[inp].size)))
+            ng.edges += [(inp, f"{name}_shape"), (f"{name}_shape", name)]
 
 
 def _in_order(nir, ng: Any, back: set[tuple[str, str]]) -> Any:
@@ -235,4 +249,6 @@ def _check_norse_order(nir, ng: Any) -> None:
             raise NIRError(f"NIR node {b!r}: Norse's graph executor would run it before its input {a!r} "
                            "(a one-step delay that neurotep does not have); no Norse form")
     if not isinstance(ng.nodes[seen[-1]], nir.Output):
-        raise NIRError(f"NIR node {seen[-1]!r}: Norse's graph executor returns the last node it runs, not the Output")
+        out = next(a for a, b in ng.edges if isinstance(ng.nodes[b], nir.Output))
+        raise NIRError(f"population {out.split('_', 1)[1]!r}: Norse's graph executor returns the last node it runs "
+                       f"({seen[-1]!r}), not this output; no Norse form for this graph (one hidden layer has one)")
