@@ -204,18 +204,25 @@ def cmd_compile(args) -> None:
         raise NeurotepError(f"unknown mode {args.mode!r}: use spiking or rate")
     from neurotep.backends.lava.plan import compile_graph
     from neurotep.graph.chip import in_form
+    from neurotep.graph.retime import retime
     from neurotep.hardware import load_profile, map_to_cores
 
     graph = load_model(args.model_dir)
     g = in_form(rate_to_spiking(graph, neuron=args.neuron) if args.mode == "spiking" else graph, args.form)
+    g = retime(g)  # delay-0 connections (an imported network): one step per layer, as run --backend lava does
     plan = compile_graph(g, batch=1, precision=args.precision)
     cores = map_to_cores(plan, load_profile("loihi2"))
     doc = {"model": args.model_dir, "mode": args.mode, "form": args.form, **plan.describe(),
            "loihi2_mapping": cores.describe()}
     if args.form == "chip":
         doc["chip_form_changes"] = g.meta["chip_form"]["changes"]
+    if "retimed" in g.meta:
+        doc["retimed"] = g.meta["retimed"]
     lines = [f"{args.mode} network of {args.model_dir}, {args.form} form, as Lava processes ({args.precision}):"]
     lines += [f"  chip form: {c}" for c in doc.get("chip_form_changes", [])]
+    if args.form != "chip" and "retimed" in doc:
+        lines += [f"  re-timed: delay-0 connections {', '.join(map(repr, doc['retimed']['connections']))} get delay 1 "
+                  f"(population shifts {doc['retimed']['shift']})"]
     lines += [f"  {p['name']:<22} {p['class']:<52} shape {tuple(p['shape'])}"
               + (f", {p['synapses']} synapses" if "synapses" in p else "")
               + (f", gate p={p['gate']}" if "gate" in p else "") + _buffer_words(p.get("buffer"))

@@ -110,7 +110,7 @@ def test_peer_exports_run_on_lava_with_the_torch_paths_spikes(make, precision):
         assert torch.allclose(mean.double(), readout["mean"].double(), atol=1e-9)
 
 
-def test_cli_runs_an_imported_snntorch_network_on_lava_like_the_torch_path_runs_its_chip_form(tmp_path):
+def test_cli_runs_an_imported_snntorch_network_on_lava_like_the_torch_path_runs_its_chip_form(tmp_path, capsys):
     """``import-nir`` then ``run --backend lava`` (which re-times the delay-0 connections) and
     ``run --backend torch --form chip`` (the same re-timed graph): the same spikes per population
     and per neuron, the same accuracy."""
@@ -130,6 +130,9 @@ def test_cli_runs_an_imported_snntorch_network_on_lava_like_the_torch_path_runs_
     nir.write(tmp_path / "snn.nir", export_to_nir(net, torch.zeros(1, 64), ignore_dims=[0]))
     # zero reset (snnTorch's importer's own reading): then the chip form changes nothing but the timing
     assert main(["import-nir", str(tmp_path / "snn.nir"), "--out", str(tmp_path / "m"), "--producer", "snntorch"]) == 0
+    for form in ("chip", "reference"):  # compile --to lava re-times it too, and says so
+        assert main(["compile", str(tmp_path / "m"), "--form", form]) == 0
+        assert "delay-0 connections '2', '0'" in capsys.readouterr().out
     runs = {}
     for name, extra in (("lava", ["--backend", "lava"]), ("torch", ["--backend", "torch", "--form", "chip"])):
         assert main(["run", str(tmp_path / "m"), "--spiking", "--samples", "6", "--steps", "25", "--out", str(tmp_path / name),

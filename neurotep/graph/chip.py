@@ -92,7 +92,7 @@ def chip_form(graph: Graph) -> Graph:
             changes.append(_to_sigma(g, p))
     if any(c.delay == 0 for c in g.connections):
         g = retime(g)
-        changes.append(f"delay-0 connections {', '.join(g.meta['retimed']['connections'])}: delay 1 "
+        changes.append(f"delay-0 connections {', '.join(map(repr, g.meta['retimed']['connections']))}: delay 1 "
                        f"(one step per layer, output {g.meta['retimed']['shift'].get(g.meta.get('output'), 0)} step(s) late)")
     g.meta["chip_form"] = {"changes": changes}
     return g.validate()
