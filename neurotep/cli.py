@@ -202,24 +202,33 @@ def cmd_compile(args) -> None:
 
     if args.to == "nir":
         return _compile_nir(args)
+    if args.peer is not None:
+        raise NeurotepError("--for names the library a NIR file is written for: add --to nir")
     if args.to != "lava":
         raise NeurotepError(f"unknown compile target {args.to!r}: use lava or nir")
     if args.mode not in ("spiking", "rate"):
         raise NeurotepError(f"unknown mode {args.mode!r}: use spiking or rate")
     from neurotep.backends.lava.plan import compile_graph
     from neurotep.graph.chip import in_form
+    from neurotep.graph.retime import retime
     from neurotep.hardware import load_profile, map_to_cores
 
     graph = load_model(args.model_dir)
     g = in_form(rate_to_spiking(graph, neuron=args.neuron) if args.mode == "spiking" else graph, args.form)
+    g = retime(g)  # delay-0 connections (an imported network): one step per layer, as run --backend lava does
     plan = compile_graph(g, batch=1, precision=args.precision)
     cores = map_to_cores(plan, load_profile("loihi2"))
     doc = {"model": args.model_dir, "mode": args.mode, "form": args.form, **plan.describe(),
            "loihi2_mapping": cores.describe()}
     if args.form == "chip":
         doc["chip_form_changes"] = g.meta["chip_form"]["changes"]
+    if "retimed" in g.meta:
+        doc["retimed"] = g.meta["retimed"]
     lines = [f"{args.mode} network of {args.model_dir}, {args.form} form, as Lava processes ({args.precision}):"]
     lines += [f"  chip form: {c}" for c in doc.get("chip_form_changes", [])]
+    if args.form != "chip" and "retimed" in doc:
+        lines += [f"  re-timed: delay-0 connections {', '.join(map(repr, doc['retimed']['connections']))} get delay 1 "
+                  f"(population shifts {doc['retimed']['shift']})"]
     lines += [f"  {p['name']:<22} {p['class']:<52} shape {tuple(p['shape'])}"
               + (f", {p['synapses']} synapses" if "synapses" in p else "")
               + (f", gate p={p['gate']}" if "gate" in p else "") + _buffer_words(p.get("buffer"))
@@ -231,7 +240,7 @@ def cmd_compile(args) -> None:
 
 def _compile_nir(args) -> None:
     from neurotep.graph.transforms import rate_to_spiking
-    from neurotep.interop.nir import DT, export_nir
+    from neurotep.interop.nir import DT, export_nir, export_peer_nir
     from neurotep.outputs import check_output_file
 
     if args.out is None:
@@ -243,8 +252,11 @@ def _compile_nir(args) -> None:
     if args.neuron not in (None, "lif"):
         graph = rate_to_spiking(graph, neuron=args.neuron)  # the exporter then names what NIR cannot express
     dt = args.dt if args.dt is not None else DT
-    notes = export_nir(graph, args.out, dt=dt)
-    _print({"model": args.model_dir, "to": "nir", "out": args.out, "dt": dt, "notes": notes}, args.json,
+    if args.peer is None:
+        notes = export_nir(graph, args.out, dt=dt)
+    else:
+        notes = export_peer_nir(graph, args.out, args.peer, dt=dt)
+    _print({"model": args.model_dir, "to": "nir", "for": args.peer, "out": args.out, "dt": dt, "notes": notes}, args.json,
            [f"note: {n}" for n in notes] + [f"wrote the NIR graph of {args.model_dir} to {args.out} (dt = {dt:g} s per step)"])
 
 
@@ -257,9 +269,15 @@ def cmd_import_nir(args) -> None:
         g = import_nir(args.file, dt=args.dt, producer=args.producer, reset=args.reset)
         save_graph(g, tmp / "model")
     pops = {p.name: f"{p.model} x{p.size}" for p in g.populations.values()}
-    _print({"file": args.file, "out": args.out, "populations": pops, "connections": len(g.connections)}, args.json,
-           [f"imported {args.file}: " + ", ".join(f"{k} ({v})" for k, v in pops.items())
-            + f", {len(g.connections)} connections; saved to {args.out}/model"])
+    notes = []
+    if args.producer == "snntorch" and args.reset is None and any(p.model == "lif" for p in g.populations.values()):
+        notes.append("snnTorch's export does not write the reset mode (it writes v_reset = 0 whatever the Leaky's "
+                     "reset_mechanism, whose default is subtraction): imported with zero reset; for a subtract-reset "
+                     "network import again with --reset subtract")
+    line = (f"imported {args.file}: " + ", ".join(f"{k} ({v})" for k, v in pops.items())
+            + f", {len(g.connections)} connections; saved to {args.out}/model")
+    _print({"file": args.file, "out": args.out, "populations": pops, "connections": len(g.connections), "notes": notes},
+           args.json, [f"note: {n}" for n in notes] + [line])
 
 
 def _buffer_words(buf: dict | None) -> str:
@@ -352,6 +370,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default=None, help="--to nir: the NIR file to write")
     s.add_argument("--overwrite", action="store_true", help="--to nir: replace an existing file at --out")
     s.add_argument("--dt", type=_positive, default=None, help="--to nir: seconds per step (default 1e-4, snnTorch's importer's)")
+    s.add_argument("--for", dest="peer", default=None,
+                   help="--to nir: snntorch or norse: the form that library's own importer runs (docs/interop.md)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_compile)
 

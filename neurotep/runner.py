@@ -17,7 +17,9 @@ from neurotep.data.encoders import ENCODINGS
 from neurotep.errors import BackendError, DataError, GraphError, MismatchError, NeurotepError
 from neurotep.graph import Graph
 from neurotep.graph.chip import FORMS, in_form
+from neurotep.graph.nodes import SPIKING_MODELS
 from neurotep.graph.probes import recording_plan
+from neurotep.graph.retime import readout_from, retime
 from neurotep.graph.stages import frames_of, stage_parts
 from neurotep.graph.validate import MAX_STEPS
 from neurotep.graph.transforms import rate_to_spiking
@@ -115,6 +117,10 @@ def run_model(graph: Graph, data: Dataset, backend: str = "torch", samples: int 
         in_form(graph, form)
     if strict and backend != "lava":
         raise BackendError("--strict checks the Loihi 2 placement of a Lava run: add --backend lava")
+    spiking_only = [p.name for p in graph.populations.values() if p.model in SPIKING_MODELS]
+    if spiking_only and not spiking:  # e.g. an imported snnTorch/Norse network: its rate mode relaxes nothing
+        raise BackendError(f"populations {', '.join(spiking_only)} are spiking neurons with no rate form, so a rate run "
+                           "would relax nothing and count no spikes: add --spiking")
     check_resources(graph, backend, n, steps, spiking, spiking and encoding == "poisson", precision, raster)
     executed_on = _executed_on(backend, device, hardware)
     x, y = data.x_test[:n], data.y_test[:n]
@@ -122,6 +128,10 @@ def run_model(graph: Graph, data: Dataset, backend: str = "torch", samples: int 
     check_batch(x, graph.input_width(inp))
     ids = np.asarray(data.test_index[:n], dtype=np.int64)
     g = in_form(rate_to_spiking(graph, neuron=neuron) if spiking else graph, form)
+    if backend in ("lava", "emulator"):
+        # Lava cannot express delay 0: one step per layer (the torch path runs it with --form chip);
+        # the emulator runs what Lava runs
+        g = retime(g)
     spiking_inputs = spiking and encoding == "poisson"
     parts = stage_parts(g)
     if g.probes and not spiking:
@@ -140,6 +150,8 @@ def run_model(graph: Graph, data: Dataset, backend: str = "torch", samples: int 
             check_strict(part.graph, precision)
     cfg = EqPropConfig.from_meta(g.meta)
     steps_taken = steps or (DEFAULT_SPIKING_STEPS if spiking else cfg.free_steps)
+    if spiking:  # a re-timed graph's output starts late: its readout mean covers steps_taken steps from then
+        steps_taken += readout_from(g, g.meta.get("output"))
     play = dict(backend=backend, precision=precision, spiking=spiking, poisson=spiking_inputs, device=device,
                 raster=raster, on_chip=executed_on == "loihi2-hw", tol=cfg.tol if (steps is None and not spiking) else None)
     t0 = time.perf_counter()

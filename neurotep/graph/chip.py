@@ -27,6 +27,11 @@ report can say how the chip form differs from the model as trained:
   and the difference decays as ``(1 - a)**t``. In fixed point ``Sigma`` sends its sum of ``a_in``
   messages (6 fractional bits, where neurotep's rate units send 8).
 
+* **delay-0 connections -> delay 1** (:func:`neurotep.graph.retime.retime`): every Loihi synapse
+  adds a step, so an imported network (NIR edges act within the step) runs one step later per
+  layer, its readout shifted by the output's depth. ``run --backend lava`` applies this to the
+  reference form too.
+
 The chip form is for inference: learning rules and learned decays are not carried over.
 
 What the chip form leaves as it is (it has no library process with a neuro-core model yet, so
@@ -43,6 +48,7 @@ import numpy as np
 from neurotep.errors import GraphError
 from neurotep.graph.graph import Graph
 from neurotep.graph.nodes import Connection, Population
+from neurotep.graph.retime import retime
 
 MAX_TAP_DELAY = 64  # DelaySparse: 6-bit delay (0..63) plus the step every synapse adds
 FORMS = ("reference", "chip")  # the model as trained, or its chip form
@@ -84,6 +90,10 @@ def chip_form(graph: Graph) -> Graph:
     for p in list(g.populations.values()):
         if p.model == "linear" and float(p.param("gate")) == 1.0 and float(p.param("noise")) == 0.0:
             changes.append(_to_sigma(g, p))
+    if any(c.delay == 0 for c in g.connections):
+        g = retime(g)
+        changes.append(f"delay-0 connections {', '.join(map(repr, g.meta['retimed']['connections']))}: delay 1 "
+                       f"(one step per layer, output {g.meta['retimed']['shift'].get(g.meta.get('output'), 0)} step(s) late)")
     g.meta["chip_form"] = {"changes": changes}
     return g.validate()
 

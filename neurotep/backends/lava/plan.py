@@ -42,6 +42,7 @@ import scipy.sparse as sp
 from neurotep.errors import BackendError
 from neurotep.graph import RATE_MODELS, Graph
 from neurotep.graph.probes import recording_plan
+from neurotep.graph.retime import readout_from
 from neurotep.neurons.fixed import KERNEL_BITS
 from neurotep.quantize import TAP_BITS, quantize
 
@@ -228,7 +229,8 @@ def compile_graph(graph: Graph, batch: int = 1, precision: str = "float", record
     for c in graph.connections:
         if c.delay < 1:
             raise BackendError(f"connection {c.name!r} ({c.pre} -> {c.post}) has delay 0, which Lava cannot express: "
-                               "every Loihi synapse adds one step; give it delay >= 1")
+                               "every Loihi synapse adds one step; give it delay >= 1, or re-time the graph "
+                               "(neurotep.graph.retime, which run --backend lava and the chip form apply)")
         w = c.weight * c.mask if c.mask is not None else c.weight
         w_back = w.T * c.feedback if c.feedback != 1.0 else w.T
         if q is not None:
@@ -271,7 +273,7 @@ def compile_graph(graph: Graph, batch: int = 1, precision: str = "float", record
             raise BackendError(f"cannot record unknown population {pop!r}")
         size = graph.populations[pop].size
         kinds = plan.get(pop, frozenset())
-        params = dict(batch=batch, size=size, readout=pop == out, state="state" in kinds,
+        params = dict(batch=batch, size=size, readout=pop == out, readout_from=readout_from(graph, out), state="state" in kinds,
                       raster="raster" in kinds and graph.populations[pop].model in ("lif", "stochastic", "input"))
         spec = by_name[holder[pop]]
         if spec.kind in ("sub_lif", "stochastic", "rate"):

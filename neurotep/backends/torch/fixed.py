@@ -12,6 +12,7 @@ from neurotep.backends.torch.accumulate import Synapses
 from neurotep.backends.torch.state import resolve_device
 from neurotep.backends.torch.wiring import is_diagonal
 from neurotep.graph.probes import recording_plan
+from neurotep.graph.retime import readout_from
 from neurotep.recording import Recording
 from neurotep.neurons import RingBuffer, sigma_step
 from neurotep import rng
@@ -87,7 +88,7 @@ class FixedNetwork:
                    for p in counted if "raster" in plan[p]}
         states = {p: torch.zeros(steps, batch, g.populations[p].size, dtype=torch.float64, device=self.device_)
                   for p, k in plan.items() if "state" in k}
-        acc = None
+        acc, first = None, readout_from(g, readout)  # the step a re-timed graph's readout starts
         for t in range(steps):
             new = dict(input_fn(t))
             for name, qp in self.q.populations.items():
@@ -129,13 +130,13 @@ class FixedNetwork:
                     rasters[p][t] = out[p] > 0
             for p, s in states.items():  # in float units
                 s[t] = out[p].double() / 2 ** value_bits(g, p, spiking_inputs)
-            if readout is not None:
+            if readout is not None and t >= first:
                 acc = out[readout] if acc is None else acc + out[readout]
         rec = Recording(per_step={p: table[p].sum(1) for p in counted},
                         per_neuron={p: acc_bn[p].sum(0).double() for p in counted},
                         per_sample={p: table[p].sum(0).double() for p in counted}, raster=rasters, state=states)
         scale = 2 ** value_bits(g, readout, spiking_inputs) if readout is not None else 1
-        mean = acc.double() / (steps * scale) if acc is not None else None
+        mean = acc.double() / (max(steps - first, 1) * scale) if acc is not None else None
         if last:
             return rec, mean, (out[readout].double() / scale if readout is not None else None)
         return rec, mean

@@ -25,6 +25,7 @@ from neurotep import rng
 from neurotep.graph import NEURON_MODELS, RATE_MODELS, SPIKING_MODELS, Graph
 from neurotep.graph.nodes import circulant_1d
 from neurotep.graph.probes import recording_plan
+from neurotep.graph.retime import readout_from
 from neurotep.graph.stages import frames_of
 from neurotep.neurons import RingBuffer, rate_step, sigma_step, stochastic_step
 from neurotep.neurons.rate import noise_scale
@@ -376,7 +377,8 @@ class TorchNetwork(torch.nn.Module):
         every population that sends spikes: spiking neurons, and inputs when ``spiking_inputs``
         says they are spike trains). Returns the final state, the :class:`Recording` and, when
         ``readout`` names a population, the mean of its output over the run (what spiking
-        inference decodes).
+        inference decodes; in a re-timed graph from the step its first input arrives:
+        :func:`neurotep.graph.retime.readout_from`).
         """
         st = self.init_state(batch)
         plan = recording_plan(self.graph, spiking_inputs, raster)
@@ -392,7 +394,7 @@ class TorchNetwork(torch.nn.Module):
         acc_bn = {p: torch.zeros(batch, size[p], device=self.device_, dtype=self.dtype) for p in spiking}
         rasters = {p: torch.zeros(steps, batch, size[p], device=self.device_, dtype=torch.bool)
                    for p in spiking if "raster" in plan[p]}
-        acc = None
+        acc, first = None, readout_from(self.graph, readout)
         with torch.no_grad():
             weights = self._inference_kernels(spiking_inputs)
             try:
@@ -406,7 +408,7 @@ class TorchNetwork(torch.nn.Module):
                             rasters[p][t] = s > 0
                     for p, v in states.items():
                         v[t] = st.out[p]
-                    if readout is not None:
+                    if readout is not None and t >= first:
                         acc = st.out[readout] if acc is None else acc + st.out[readout]
             finally:  # the kernels hold this run's weights: later steps (e.g. training) must not see them
                 self._events, self._csr = {}, {}
@@ -417,4 +419,4 @@ class TorchNetwork(torch.nn.Module):
             raster=rasters,
             state=states,
         )
-        return st, rec, (acc / steps if acc is not None else None)
+        return st, rec, (acc / max(steps - first, 1) if acc is not None else None)

@@ -34,13 +34,15 @@ in one place:
 * :mod:`~neurotep.interop.nir.common`: what both directions share (``DT``, the metadata format,
   :class:`NIRError`, the lazy ``nir`` import).
 
-snnTorch and Norse cannot run Delay nodes, so only delay-0 networks run there.
+snnTorch and Norse cannot run Delay nodes: :mod:`~neurotep.interop.nir.peers` writes the form
+their own importers run (``compile --to nir --for snntorch|norse``).
 """
 
 from neurotep.interop.nir.common import DT, FORMAT, FORMAT_VERSION, NIRError
 from neurotep.interop.nir.export import export_nir, to_nir
 from neurotep.interop.nir.importer import from_nir, import_nir
 from neurotep.interop.nir.params import PRODUCERS, fold_resistance
+from neurotep.interop.nir.peers import PEERS, export_peer_nir, peer_form, to_peer_nir
 
-__all__ = ["DT", "FORMAT", "FORMAT_VERSION", "NIRError", "PRODUCERS", "export_nir", "fold_resistance", "from_nir",
-           "import_nir", "to_nir"]
+__all__ = ["DT", "FORMAT", "FORMAT_VERSION", "NIRError", "PEERS", "PRODUCERS", "export_nir", "export_peer_nir",
+           "fold_resistance", "from_nir", "import_nir", "peer_form", "to_nir", "to_peer_nir"]

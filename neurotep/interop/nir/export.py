@@ -97,7 +97,7 @@ def to_nir(graph: Graph, dt: float = DT) -> tuple[Any, list[str]]:
     n_delay = sum(1 for v in nodes.values() if isinstance(v, nir.Delay))
     if n_delay:
         notes.append(f"{n_delay} Delay nodes (connection delays >= 1 step, buffer taps): snnTorch 1.0's and Norse 1.1's "
-                     "importers cannot run Delay nodes; neurotep's import can")
+                     "importers cannot run Delay nodes; neurotep's import can (--for snntorch|norse writes a form they run)")
     out = graph.meta.get("output")
     outs = [out] if out in graph.populations else [
         p.name for p in graph.state_populations()
@@ -129,10 +129,15 @@ def export_nir(graph: Graph, path: str | os.PathLike, dt: float = DT) -> list[st
     """Write ``graph`` as a NIR file (HDF5) atomically; returns the export notes. Nothing is
     written when the graph cannot be exported."""
     g, notes = to_nir(graph, dt)
+    write_nir(g, path)
+    return notes
+
+
+def write_nir(g: Any, path: str | os.PathLike) -> None:
+    """Write the NIR graph ``g`` atomically (with the user's umask)."""
     target = Path(path)
     if target.is_dir():
         raise NIRError(f"{target}: is a directory; give a file name for the NIR graph")
     target.parent.mkdir(parents=True, exist_ok=True)
     with atomic_file(target) as tmp:
         nir_lib().write(str(tmp), g)
-    return notes

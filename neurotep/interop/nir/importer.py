@@ -238,6 +238,8 @@ def _connection(nodes, path, pre_k, post_k, ends, size, dt, biases, bias_seen, d
     if weight_keys:
         wk = weight_keys[0]
         w = np.array(nodes[wk].weight, dtype=np.float64)
+        if not np.isfinite(w).all() or not np.isfinite(np.asarray(getattr(nodes[wk], "bias", 0.0), dtype=np.float64)).all():
+            raise NIRError(f"NIR node {wk!r}: weight or bias has non-finite values")
         if w.shape != (size[post_k], size[pre_k]):
             raise NIRError(f"NIR node {wk!r}: weight shape {w.shape} does not connect {pre_k!r} "
                            f"({size[pre_k]}) to {post_k!r} ({size[post_k]})")
@@ -347,7 +349,10 @@ def import_nir(path: str | os.PathLike, dt: float | None = None, producer: str |
     if not src.is_file():
         raise NIRError(f"{src}: no such NIR file")
     try:
-        g = nir_lib().read(src)
+        # Without nir's own type check: Norse's to_nir(net, torch.zeros(1, n)) records the batched
+        # sample's shape ([1, n]) on Input and Output, which that check refuses; from_nir checks
+        # every weight against the population sizes itself (naming the node).
+        g = nir_lib().read(src, type_check=False)
     except Exception as e:  # h5py / NIR parse errors of every kind
         msg = " ".join(str(e).split())[:200]
         raise NIRError(f"{src}: not a readable NIR file ({type(e).__name__}: {msg})") from None

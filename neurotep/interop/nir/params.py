@@ -99,12 +99,12 @@ def fold_resistance(g: Any) -> Any:
 # -- import ---------------------------------------------------------------------------------------
 def _vec(x: Any, n: int, what: str, key: str) -> np.ndarray:
     a = np.asarray(x, dtype=np.float64).reshape(-1)
+    if not np.isfinite(a).all():
+        raise NIRError(f"NIR node {key!r}: {what} has non-finite values")
     if a.size == 1:
         return np.full(n, a[0])
     if a.size != n:
         raise NIRError(f"NIR node {key!r}: {what} has {a.size} values for {n} neurons")
-    if not np.isfinite(a).all():
-        raise NIRError(f"NIR node {key!r}: {what} has non-finite values")
     return a
 
 
@@ -129,15 +129,19 @@ def neuron_population(node: Any, key: str, name: str, n: int, dt: float, tau_sca
         if reset == "zero" and np.any(v_reset != 0):
             raise NIRError(f"NIR node {key!r}: v_reset != 0 is not supported (neurotep resets to zero or by subtraction)")
         if isinstance(node, nir.IF):
-            beta, gain, leak = np.ones(n), _vec(node.r, n, "r", key) * dt, np.zeros(n)
+            # Norse's IAFCell adds its input unscaled (v <- v + x) and writes r = 1: the same 1/dt as its taus
+            beta, gain, leak = np.ones(n), _vec(node.r, n, "r", key) * dt * tau_scale, np.zeros(n)
         else:
             tau, r, v_leak = (_vec(getattr(node, f), n, f, key) for f in ("tau", "r", "v_leak"))
             tau = tau * tau_scale
             beta = 1.0 - dt / tau
             gain, leak = r * dt / tau, (dt / tau) * v_leak
         if np.ptp(beta) > _BETA_UNIFORM or not (0 <= beta[0] <= 1):
+            hint = ("; dt is longer than tau: Norse's to_nir writes its taus scaled by dt, so for its files use "
+                    "--producer norse (producer='norse'); snnTorch's files take --producer snntorch (dt 1e-4)") \
+                if beta.min() < 0 and tau_scale == 1.0 else ""
             raise NIRError(f"NIR node {key!r}: neurotep needs one beta = 1 - dt/tau in [0, 1] per population "
-                           f"(got [{beta.min():.6g}, {beta.max():.6g}] with dt={dt:g})")
+                           f"(got [{beta.min():.6g}, {beta.max():.6g}] with dt={dt:g}){hint}")
         gain = np.where(np.abs(gain - 1.0) < 1e-9, 1.0, gain)  # tau/r round trips leave float noise only
         if np.ptp(th) == 0:
             threshold = float(th[0])

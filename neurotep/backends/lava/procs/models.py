@@ -34,6 +34,7 @@ class Counter:
         self.table = np.zeros((self.steps, self.b))
         self.per_neuron = np.zeros(self.n)
         self.acc = np.zeros((self.b, self.n)) if p["readout"] else None
+        self.first = int(p.get("readout_from", 0))  # a re-timed graph's readout starts at the output's shift
         self.raster = np.zeros((self.steps, self.b, self.n), dtype=bool) if p.get("raster") else None
         self.state = np.zeros((self.steps, self.b, self.n)) if p.get("state") else None  # a "state" probe
         self.last = None
@@ -45,7 +46,8 @@ class Counter:
             self.table[t] = x.sum(1)
             self.per_neuron += x.sum(0)
             if self.acc is not None:
-                self.acc += x
+                if t >= self.first:
+                    self.acc += x
                 if time_step == self.steps:  # the readout's final values (x may be a reused buffer)
                     self.last = x.copy()
             if self.raster is not None:

@@ -102,9 +102,9 @@ class Recorder(AbstractProcess):
     (~25 us each), which would dominate a run."""
 
     def __init__(self, *, shape: tuple[int, ...], batch: int, size: int, readout: bool, steps: int, path: str,
-                 raster: bool = False, state: bool = False) -> None:
+                 raster: bool = False, state: bool = False, readout_from: int = 0) -> None:
         super().__init__(shape=shape, batch=batch, size=size, readout=readout, steps=steps, path=path, raster=raster,
-                         state=state)
+                         state=state, readout_from=readout_from)
         self.s_in = InPort(shape=shape)
 
 
