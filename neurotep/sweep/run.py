@@ -9,13 +9,14 @@ found and ``OUT`` is claimed before any trial starts.
 
 from __future__ import annotations
 
+import sys
 import time
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from neurotep.outputs import resumable_dir, write_json
-from neurotep.sweep.cluster import import_ray, ray_session
+from neurotep.sweep.cluster import check_answers, import_ray, ray_session
 from neurotep.sweep.spec import load_spec
 from neurotep.sweep.summary import plot_frontier, summarise, write_tables
 from neurotep.sweep.trial import finished, run_trial
@@ -25,7 +26,9 @@ def run_sweep(spec_path: str, out: str, address: str | None = None, num_cpus: in
               overwrite: bool = False, progress: bool = True) -> dict:
     """Run (or resume) the sweep ``spec_path`` into ``out``; what ``summary`` and the tables hold."""
     spec = load_spec(spec_path)
-    import_ray()  # missing Ray is one line before anything is written
+    import_ray()  # missing Ray, or a cluster that does not answer: one line before anything is written
+    if address is not None:
+        check_answers(address)
     t0 = time.perf_counter()
     with resumable_dir(out, command="sweep", inputs=[spec.path], overwrite=overwrite) as root:
         trials_dir = root / "trials"
@@ -64,7 +67,7 @@ def _run_on_ray(todo, trials_dir: Path, data_path, address, num_cpus, progress: 
                         results[t.name] = {"status": "failed", "config": t.config, "error": f"{type(e).__name__}: {e}"}
                     bar.update(1)
                     if results[t.name]["status"] != "ok":
-                        bar.write(f"trial {t.name} failed: {results[t.name]['error'].splitlines()[0]}")
+                        bar.write(f"trial {t.name} failed: {results[t.name]['error'].splitlines()[0]}", file=sys.stderr)
         finally:
             bar.close()
     return results

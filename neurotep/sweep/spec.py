@@ -166,8 +166,8 @@ def load_spec(path: str | Path) -> Spec:
         raise SpecError(f"{path}: frontier = {frontier!r}: name the metric to plot accuracy against, one of "
                         f"{', '.join(m for m in METRICS if 'accuracy' not in m)}")
     data_path = doc.get("data_path")
-    if data_path is not None and not isinstance(data_path, str):
-        raise SpecError(f"{path}: data_path must be a directory path (a string)")
+    if data_path is not None and not (isinstance(data_path, str) and Path(data_path).is_dir()):
+        raise SpecError(f"{path}: data_path = {data_path!r} is not a directory")
     grid = [dict(zip(axes, point)) for point in itertools.product(*axes.values())]
     trials = [Trial(v, int(s), point) for v in names for point in grid for s in seeds]
     return Spec(str(path), trials, frontier, data_path)
