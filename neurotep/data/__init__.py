@@ -7,11 +7,12 @@ import numpy as np
 from neurotep.data.digits import SPLIT_SEED, TEST_SIZE, Dataset, load_digits_split
 from neurotep.data.encoders import ENCODINGS, check_batch, poisson_spikes_np, poisson_spikes_torch, rate_encode
 from neurotep.data.mnist import load_mnist_dir, read_idx
+from neurotep.data.events import load_events
 from neurotep.data.mnist1d import load_mnist1d
 from neurotep.data.sequences import SEQUENCE_DATASETS, SequenceDataset, is_sequence_name, load_sequence_dataset
 from neurotep.errors import DataError
 
-DATASETS = ("digits", "mnist", "mnist1d", "mnist1d-seq")
+DATASETS = ("digits", "mnist", "mnist1d", "mnist1d-seq", "nmnist", "nmnist-seq", "shd", "shd-seq")
 
 
 def load_dataset(name: str, path: str | None = None) -> Dataset:
@@ -21,6 +22,8 @@ def load_dataset(name: str, path: str | None = None) -> Dataset:
         return load_digits_split()
     if name in ("mnist1d", "mnist1d-seq"):
         return load_mnist1d(name)
+    if name in ("nmnist", "nmnist-seq", "shd", "shd-seq"):  # event files under path, through tonic
+        return load_events(name, path)
     if is_sequence_name(name):  # digits-rows, digits-pixels, cue-recall[-T] (neurotep.data.sequences)
         return load_sequence_dataset(name)
     if name == "mnist":
@@ -44,6 +47,6 @@ def one_hot(y: np.ndarray, n_classes: int) -> np.ndarray:
 
 __all__ = [
     "DATASETS", "ENCODINGS", "SPLIT_SEED", "TEST_SIZE", "Dataset", "check_batch", "load_dataset",
-    "load_digits_split", "load_mnist1d", "load_mnist_dir", "one_hot", "poisson_spikes_np", "poisson_spikes_torch",
+    "load_digits_split", "load_events", "load_mnist1d", "load_mnist_dir", "one_hot", "poisson_spikes_np", "poisson_spikes_torch",
     "rate_encode", "read_idx",
 ]
