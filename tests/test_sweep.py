@@ -98,6 +98,7 @@ def tiny_sweep(tmp_path_factory):
     return out, json.loads(first.stdout), snapshot, json.loads(second.stdout)
 
 
+@pytest.mark.slow
 def test_sweep_writes_trials_failures_and_summary(tiny_sweep):
     out, first, snapshot, _ = tiny_sweep
     assert first["trials"] == 4 and first["ran"] == 4 and len(first["failed"]) == 2
@@ -114,6 +115,7 @@ def test_sweep_writes_trials_failures_and_summary(tiny_sweep):
     assert (out / "frontier.png").stat().st_size > 1000
 
 
+@pytest.mark.slow
 def test_resume_skips_finished_trials_and_reruns_failed_ones(tiny_sweep):
     out, first, snapshot, second = tiny_sweep
     assert second["skipped"] == 2 and second["ran"] == 2 and second["failed"] == {}
