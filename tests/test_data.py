@@ -59,7 +59,8 @@ def test_unknown_dataset_and_mnist_without_path():
         load_dataset("cifar")
     with pytest.raises(DataError, match="--data-path"):
         load_dataset("mnist")
-    assert DATASETS == ("digits", "mnist", "mnist1d", "mnist1d-seq", "nmnist", "nmnist-seq", "shd", "shd-seq")
+    assert DATASETS == ("digits", "mnist", "mnist1d", "mnist1d-seq", "nmnist", "nmnist-seq", "shd", "shd-seq", "dvsgesture",
+                        "dvsgesture-seq")
 
 
 def test_one_hot():

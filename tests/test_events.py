@@ -118,3 +118,56 @@ def test_train_on_nmnist_from_the_cli(tmp_path, capsys):
     assert main(["train", "toreqprop", "--dataset", "shd", "--data-path", str(tmp_path / "none"), "--epochs", "1",
                  "--out", str(tmp_path / "m2")]) == 2
     assert "shd directory not found" in capsys.readouterr().err and not (tmp_path / "m2").exists()
+
+
+def aedat31_bytes(events, overflow=0) -> bytes:
+    """An AEDAT 3.1 file as DVS Gesture's: '#' header lines, then one packet of polarity events
+    (28-byte header: type 1, source, size 8, ts offset 4, ts overflow, capacity, number, valid)."""
+    head = b"#!AER-DAT3.1\r\n#Format: RAW\r\n#Source 1: DVS128\r\n#!END-HEADER\r\n"
+    body = bytearray(np.array([(1, 1, 8, 4, overflow, len(events), len(events), len(events))],
+                              dtype="<i2,<i2,<i4,<i4,<i4,<i4,<i4,<i4").tobytes())
+    for x, y, t, p in events:
+        body += np.array([(x << 17) | (y << 2) | (p << 1) | 1, t], dtype="<u4").tobytes()
+    return head + bytes(body)
+
+
+def make_dvsgesture(root):
+    """Two recordings (train, test), each with two labelled gestures of their own classes."""
+    for split, user, classes in (("train", "user01_led", (1, 5)), ("test", "user24_led", (3, 11))):
+        (root / f"trials_to_{split}.txt").write_text(f"{user}.aedat\n")
+        ev = [(8 * c, 100, 1_000_000 * k + 1000 * i, i % 2) for k, c in enumerate(classes) for i in range(6)]
+        ev += [(127, 127, 1_000_000 * k + 150_000, 1) for k in range(len(classes))]  # a second spot, 150 ms in
+        (root / f"{user}.aedat").write_bytes(aedat31_bytes(sorted(ev, key=lambda e: e[2])))
+        rows = "".join(f"{c},{1_000_000 * k},{1_000_000 * k + 900_000}\n" for k, c in enumerate(classes))
+        (root / f"{user}_labels.csv").write_text("class,startTime_usec,endTime_usec\n" + rows)
+
+
+def test_dvsgesture_static_and_sequence(tmp_path):
+    make_dvsgesture(tmp_path)
+    d = load_dataset("dvsgesture", str(tmp_path))
+    assert d.x_train.shape == (2, 32 * 32) and d.n_classes == 11
+    assert list(d.y_train) == [0, 4] and list(d.y_test) == [2, 10]
+    img = d.x_test[1].reshape(32, 32)  # class 11: x = 88 -> 22, y = 100 -> 25 after downsampling by 4
+    assert img[25, 22] == 1.0 and img[31, 31] == pytest.approx(1 / 6) and img.sum() == pytest.approx(7 / 6)
+    s = load_dataset("dvsgesture-seq", str(tmp_path))
+    assert (s.steps, s.step_features) == (20, 32 * 32 * 2)
+    frames = s.x_train[0].reshape(20, 2, 32, 32)
+    assert frames[0, :, 25, 2].tolist() == [1.0, 1.0] and frames[1, 1, 31, 31] == 1.0 and frames.sum() == 3
+
+
+def test_dvsgesture_bad_files_are_one_line(tmp_path):
+    with pytest.raises(DataError, match="trials_to_train.txt"):
+        load_dataset("dvsgesture", str(tmp_path))
+    make_dvsgesture(tmp_path)
+    rec = tmp_path / "user24_led.aedat"
+    rec.write_bytes(rec.read_bytes()[:-5])
+    with pytest.raises(DataError, match="truncated or corrupt AEDAT packet") as e:
+        load_dataset("dvsgesture", str(tmp_path))
+    assert str(rec) in str(e.value)
+    rec.write_bytes(b"#!AER-DAT2.0\r\n" + b"\0" * 16)
+    with pytest.raises(DataError, match="not an AEDAT 3.1 file"):
+        load_dataset("dvsgesture", str(tmp_path))
+    make_dvsgesture(tmp_path)
+    (tmp_path / "user01_led_labels.csv").write_text("class,startTime_usec,endTime_usec\n12,0,5\n")
+    with pytest.raises(DataError, match="line 2 is not"):
+        load_dataset("dvsgesture", str(tmp_path))

@@ -7,12 +7,13 @@ import numpy as np
 from neurotep.data.digits import SPLIT_SEED, TEST_SIZE, Dataset, load_digits_split
 from neurotep.data.encoders import ENCODINGS, check_batch, poisson_spikes_np, poisson_spikes_torch, rate_encode
 from neurotep.data.mnist import load_mnist_dir, read_idx
-from neurotep.data.events import load_events
+from neurotep.data.events import NAMES as EVENT_DATASETS, load_events
 from neurotep.data.mnist1d import load_mnist1d
 from neurotep.data.sequences import SEQUENCE_DATASETS, SequenceDataset, is_sequence_name, load_sequence_dataset
 from neurotep.errors import DataError
 
-DATASETS = ("digits", "mnist", "mnist1d", "mnist1d-seq", "nmnist", "nmnist-seq", "shd", "shd-seq")
+DATASETS = ("digits", "mnist", "mnist1d", "mnist1d-seq", "nmnist", "nmnist-seq", "shd", "shd-seq", "dvsgesture",
+            "dvsgesture-seq")
 
 
 def load_dataset(name: str, path: str | None = None) -> Dataset:
@@ -22,7 +23,7 @@ def load_dataset(name: str, path: str | None = None) -> Dataset:
         return load_digits_split()
     if name in ("mnist1d", "mnist1d-seq"):
         return load_mnist1d(name)
-    if name in ("nmnist", "nmnist-seq", "shd", "shd-seq"):  # event files under path, through tonic
+    if name in EVENT_DATASETS:  # event files under path, through tonic
         return load_events(name, path)
     if is_sequence_name(name):  # digits-rows, digits-pixels, cue-recall[-T] (neurotep.data.sequences)
         return load_sequence_dataset(name)
