@@ -272,9 +272,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="model directory to write (new, empty, or see --overwrite)")
     s.add_argument("--overwrite", action="store_true", help="replace DIR when it holds an earlier neurotep output (never anything else)")
     s.add_argument("--dataset", default="digits",
-                   help="digits (embedded), mnist (needs --data-path), mnist1d (MNIST-1D, generated), or for tepssr "
-                        "a sequence set: mnist1d-seq, digits-rows, digits-pixels, cue-recall[-T]")
-    s.add_argument("--data-path", default=None, help="directory with MNIST IDX files")
+                   help="digits (embedded), mnist1d (MNIST-1D, generated), mnist, nmnist, shd, dvsgesture (local "
+                        "files: --data-path), or for tepssr a sequence set: mnist1d-seq, nmnist-seq, shd-seq, "
+                        "dvsgesture-seq, digits-rows, digits-pixels, cue-recall[-T]")
+    s.add_argument("--data-path", default=None, help="directory with the data set's files (MNIST IDX, N-MNIST, SHD, DVS Gesture)")
     s.add_argument("--epochs", type=_whole(1), default=40)
     s.add_argument("--seed", type=_whole(0, 2**32 - 1), default=0)
     s.add_argument("--method", default="eqprop", help="eqprop (default) or bptt (the baseline)")
