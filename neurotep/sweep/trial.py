@@ -58,9 +58,9 @@ def _train_and_run(config: dict, data_path: str | None, out: Path) -> dict:
     from neurotep.train_job import train_variant
 
     data = load_dataset(config["dataset"], data_path)
+    lr = {} if config.get("lr") is None else {"lr": config["lr"], "lr_lava": config["lr"]}
     m = train_variant(config["variant"], config["dataset"], epochs=config["epochs"], seed=config["seed"],
-                      method=config["method"], backend=config["backend"], lr=config["lr"], lr_lava=config["lr"],
-                      progress=False, data=data)
+                      method=config["method"], backend=config["backend"], progress=False, data=data, **lr)
     graph = m.pop("graph")
     save_graph(graph, out / "model")
     metrics = {k: m.get(k) for k in ("test_accuracy", "train_accuracy", "train_seconds")}
