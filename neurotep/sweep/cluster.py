@@ -61,6 +61,10 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
     root = str(Path(__file__).resolve().parents[2])
     kw = dict(log_to_driver=False, logging_level="ERROR")
     if address is None:
+        # Ray renices its workers to 15 by default: on a machine shared with other work the trials
+        # would then get the CPU only when nothing else wants it. A sweep runs at normal priority,
+        # like the same trials run from a shell loop; an explicit RAY_worker_niceness still wins.
+        os.environ.setdefault("RAY_worker_niceness", "0")
         path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
         kw.update(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False,
                   runtime_env={"env_vars": {"PYTHONPATH": path}})
