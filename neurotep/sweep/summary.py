@@ -60,7 +60,8 @@ def write_tables(rows: list[dict], out: Path) -> None:
     cols = _columns(rows)
     metrics = [k for k in METRICS if any(r[f"{k}_mean"] is not None for r in rows)]
     fixed = {k: rows[0][k] for k in rows[0] if k not in cols and not k.endswith(("_mean", "_std"))}
-    lines = ["Settings of every row: " + ", ".join(f"{k} = {v}" for k, v in fixed.items()), "",
+    lines = ["Settings of every row: " + ", ".join(f"{k} = {v}" for k, v in fixed.items() if v is not None)
+             + " (others: their defaults)", "",
              "| " + " | ".join(cols + metrics) + " |", "|" + "---|" * (len(cols) + len(metrics))]
     for r in rows:
         cells = [" ".join(map(str, r[k])) if isinstance(r[k], list) else str(r[k]) for k in cols]
