@@ -101,57 +101,24 @@ def cmd_train(args) -> None:
     from neurotep.graph import save_graph
     from neurotep.outputs import output_dir, write_json
 
-    builder = variants.get(args.variant)
+    variants.get(args.variant)  # an unknown variant fails before the output directory is claimed
     _torch_only_device(args)
     resolve_device(args.device)
     with output_dir(args.out, command="train", inputs=[args.data_path], overwrite=args.overwrite) as tmp:
-        metrics = _train(builder, args)
+        metrics = _train(args)
         save_graph(metrics.pop("graph"), tmp / "model")
         write_json(tmp / "metrics.json", metrics)
     _print(metrics, args.json, [f"{args.variant} on {metrics['dataset']}: test accuracy {metrics['test_accuracy']:.4f} "
                                 f"after {args.epochs} epochs ({metrics['train_seconds']:.1f} s); model in {args.out}"])
 
 
-def _train(builder, args) -> dict:
+def _train(args) -> dict:
     """Train as ``args`` say; the metrics, with the trained graph under ``"graph"``."""
-    from neurotep.data import load_dataset
-    from neurotep.learning.train import train
+    from neurotep.train_job import train_variant
 
-    data = load_dataset(args.dataset, args.data_path)
-    graph = builder.build(n_in=data.n_features, n_out=data.n_classes, seed=args.seed, **sequence_layout(builder, data))
-    if args.backend == "lava":
-        trained, metrics = _train_on_lava(graph, data, args)
-        history = []
-    elif args.backend == "torch":
-        result = train(graph, data, method=args.method, epochs=args.epochs, seed=args.seed, device=args.device,
-                       progress=not args.json)
-        trained, metrics, history = result.graph, result.metrics, result.history
-    else:
-        raise NeurotepError(f"unknown backend {args.backend!r}: use torch or lava")
-    return dict(variant=args.variant, dataset=data.name, seed=args.seed, epochs=args.epochs, backend=args.backend,
-                **{k: v for k, v in metrics.items() if k not in ("seed", "epochs")},
-                split={"train": len(data.x_train), "test": len(data.x_test)}, history=history, graph=trained)
-
-
-def sequence_layout(builder, data) -> dict:
-    """``{"step_features": F}`` for a sequence data set and a builder that reads sequences (TEP-SSR);
-    other builders see the flattened sequence as one static input."""
-    import inspect
-
-    feats = getattr(data, "step_features", 0)
-    return {"step_features": feats} if feats and "step_features" in inspect.signature(builder.build).parameters else {}
-
-
-def _train_on_lava(graph, data, args):
-    """EqProp (or a predictive graph's own rule) on the Lava simulator alone (plain SGD on the chip),
-    evaluated on Lava: :mod:`neurotep.lava_training`."""
-    from neurotep.lava_training import train_and_evaluate
-
-    if args.method != "eqprop":
-        raise NeurotepError("--backend lava trains by eqprop only")
-    if graph.stages:
-        raise NeurotepError(f"{args.variant} plays its input in stages (a sequence), which the Lava trainer cannot feed yet: train with --backend torch")
-    return train_and_evaluate(graph, data, epochs=args.epochs, lr=args.lr_lava, seed=args.seed, verbose=not args.json)
+    return train_variant(args.variant, args.dataset, args.data_path, epochs=args.epochs, seed=args.seed,
+                         method=args.method, backend=args.backend, lr=args.lr, lr_lava=args.lr_lava, device=args.device,
+                         progress=not args.json)
 
 
 def load_model(model_dir: str):
@@ -303,6 +270,19 @@ def cmd_compare(args) -> None:
             overwrite=args.overwrite)
 
 
+def cmd_sweep(args) -> None:
+    from neurotep.sweep import run_sweep
+
+    out = args.out or str(Path("runs") / f"sweep-{Path(args.spec).stem}")
+    res = run_sweep(args.spec, out, address=args.address, num_cpus=args.num_cpus, overwrite=args.overwrite,
+                    progress=not args.json)
+    failed = "".join(f"\n  failed: {name}: {err}" for name, err in res["failed"].items())
+    _print(res, args.json, [(Path(out) / "summary.md").read_text(encoding="utf-8").rstrip(),
+                            f"{res['trials']} trials ({res['skipped']} finished before, {res['ran']} run now, "
+                            f"{len(res['failed'])} failed) in {res['wall_seconds']:.1f} s; results in {out}" + failed
+                            + (f"; frontier plot {res['frontier']}" if res["frontier"] else "")])
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="neurotep", description="TorEqProp models as spiking process graphs (Lava / snnTorch).")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -316,13 +296,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="model directory to write (new, empty, or see --overwrite)")
     s.add_argument("--overwrite", action="store_true", help="replace DIR when it holds an earlier neurotep output (never anything else)")
     s.add_argument("--dataset", default="digits",
-                   help="digits (embedded), mnist (needs --data-path), or for tepssr a sequence set: "
-                        "digits-rows, digits-pixels, cue-recall[-T]")
-    s.add_argument("--data-path", default=None, help="directory with MNIST IDX files")
+                   help="digits (embedded), mnist1d (MNIST-1D, generated), mnist, nmnist, shd, dvsgesture (local "
+                        "files: --data-path), or for tepssr a sequence set: mnist1d-seq, nmnist-seq, shd-seq, "
+                        "dvsgesture-seq, digits-rows, digits-pixels, cue-recall[-T]")
+    s.add_argument("--data-path", default=None, help="directory with the data set's files (MNIST IDX, N-MNIST, SHD, DVS Gesture)")
     s.add_argument("--epochs", type=_whole(1), default=40)
     s.add_argument("--seed", type=_whole(0, 2**32 - 1), default=0)
     s.add_argument("--method", default="eqprop", help="eqprop (default) or bptt (the baseline)")
     s.add_argument("--backend", default="torch", help="torch (default) or lava: EqProp inside the Lava simulator")
+    s.add_argument("--lr", type=_positive, default=1e-3, help="Adam learning rate (torch backend)")
     s.add_argument("--lr-lava", type=_positive, default=0.05, help="SGD learning rate of EqProp on Lava")
     s.add_argument("--device", type=_device, default="cpu", help="cpu, cuda or cuda:N (torch backend)")
     s.add_argument("--json", action="store_true")
@@ -408,6 +390,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", type=_device, default="cpu")
     s.add_argument("--retrain", action="store_true", help="train even if cached models exist")
     s.set_defaults(fn=cmd_compare)
+
+    s = sub.add_parser("sweep", help="train variants x seeds x settings of a TOML/YAML spec on Ray, with a summary table")
+    s.add_argument("spec", help="the sweep spec (.toml, or .yaml): see examples/sweep_mnist1d.toml")
+    s.add_argument("--out", default=None, help="sweep directory (default runs/sweep-SPECNAME); a re-run resumes it")
+    s.add_argument("--overwrite", action="store_true", help="replace DIR when it holds another neurotep command's output")
+    s.add_argument("--address", default=None, help="a Ray cluster (HOST:PORT, ray://HOST:PORT or auto); default: "
+                                                   "a local cluster on this machine's cores")
+    s.add_argument("--num-cpus", type=_whole(1), default=None, help="local cluster: trials at a time (default: every core)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_sweep)
     return p
 
 

@@ -19,7 +19,7 @@ from neurotep.graph import save_graph
 from neurotep.learning.train import train
 from neurotep.outputs import output_dir, write_json
 from neurotep.report import write_report
-from neurotep.runner import run_model, save_run
+from neurotep.runner import hidden_spike_rate, run_model, save_run
 
 def compare(names: list[str] | None = None, out: str = "runs/compare", epochs: int = 15, seed: int = 0, device: str = "cpu",
             retrain: bool = False, progress: bool = True, overwrite: bool = False) -> dict:
@@ -60,8 +60,7 @@ def _compare(names, builders, out_dir: Path, tmp: Path, epochs: int, seed: int, 
         rows[name] = dict(
             rate_accuracy=rate.summary["test_accuracy"], relax_steps=rate.summary["steps"],
             spiking_accuracy=spiking.summary["test_accuracy"], spiking_neuron=sorted({p["model"] for p in hidden}),
-            spikes_per_hidden_neuron_per_step=sum(p["spikes"] for p in hidden)
-            / max(sum(p["neurons"] for p in hidden) * spiking.summary["samples"] * spiking.summary["steps"], 1),
+            spikes_per_hidden_neuron_per_step=hidden_spike_rate(spiking.summary),
             train_seconds=graph.meta.get("training", {}).get("train_seconds"))
     for name in names:
         save_graph(models[name], tmp / name / "model")

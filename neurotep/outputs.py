@@ -275,6 +275,31 @@ def output_dir(final: str | os.PathLike, *, command: str, inputs: Iterable[str |
         raise
 
 
+@contextlib.contextmanager
+def resumable_dir(final: str | os.PathLike, *, command: str, inputs: Iterable[str | os.PathLike | None] = (),
+                  overwrite: bool = False) -> Iterator[Path]:
+    """Claim ``final`` for a command that fills it part by part and resumes where it stopped (a
+    sweep: each part is written atomically with :func:`output_dir`). The same checks and lock as
+    :func:`output_dir`, but ``final`` itself is written in place and kept on errors: it is marked
+    at once (so a re-run recognises it) and may be an earlier output of the same command."""
+    final = Path(final)
+    inputs = list(inputs)
+    check_output_dir(final, command=command, inputs=inputs, overwrite=overwrite, refresh=True)
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise OutputError(f"--out {final}: cannot create {final.parent} ({e.strerror or e})") from None
+    with _locked(final, command):
+        check_output_dir(final, command=command, inputs=inputs, overwrite=overwrite, refresh=True)
+        mark = _marker(final)
+        if mark is not None and mark.get("command") != command:  # --overwrite of another command's output
+            shutil.rmtree(final)
+        final.mkdir(exist_ok=True)
+        write_json(final / MARKER, {"format": "neurotep-output", "command": command, "argv": sys.argv[1:],
+                                    "written": time.strftime("%Y-%m-%d %H:%M:%S")})
+        yield final
+
+
 # -- files ---------------------------------------------------------------------------------------
 @contextlib.contextmanager
 def atomic_file(path: str | os.PathLike) -> Iterator[Path]:

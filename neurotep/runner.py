@@ -371,6 +371,13 @@ def _part_lava(pg, frames, ids, steps, encoded, play, final):
     return readout["mean" if final and play["spiking"] else "last"].numpy(), rec, steps
 
 
+def hidden_spike_rate(summary: dict) -> float:
+    """Spikes per hidden neuron per step (every population but the input and the graded linear
+    output) of a spiking run's summary (``run.json``)."""
+    hidden = [p for p in summary["populations"].values() if p["model"] not in ("input", "linear")]
+    return sum(p["spikes"] for p in hidden) / max(sum(p["neurons"] for p in hidden) * summary["samples"] * summary["steps"], 1)
+
+
 def save_run(res: RunOutput, run_dir) -> dict:
     """A self-contained run directory: ``run.json``, ``graph/`` (the network that ran) and, for
     spiking runs, ``spikes.npz``: what ``neurotep profile`` and ``neurotep report`` read. Returns

@@ -26,3 +26,16 @@ def test_quick_benchmarks_run_and_report(tmp_path):
     grad = json.loads((ROOT / "benchmarks/results/gradient.quick.json").read_text())
     assert grad["min_cos_small_beta"] >= 0.999
     assert out.exists()
+
+
+@pytest.mark.slow
+def test_quick_mnist1d_and_sweep_benchmarks(quick_benchmark):
+    out, res = quick_benchmark("mnist1d")
+    assert "published" in out and res["split"] == {"train": 4000, "test": 1000}
+    # the published split: a logistic regression lands on the published 32 %
+    assert abs(res["results"]["logistic regression"]["mean"] - res["published"]["logistic regression"]) < 0.04
+    assert str(res["hidden"]) in res["hidden_selection"] and set(res["results"]) >= {  # JSON keys are strings
+        "toreqprop EqProp", "toreqprop BPTT", "sklearn MLP (100,)", "tepssr EqProp (sequence, 40 x 1)"}
+    out, res = quick_benchmark("sweep")
+    assert res["trials"] == 1 and res["back_to_back_seconds"] > 0 and res["sweep_seconds"] > 0
+    assert res["summary"][0]["variant"] == "toreqprop" and 0 < res["summary"][0]["test_accuracy_mean"] <= 1

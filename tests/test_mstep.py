@@ -213,3 +213,14 @@ def test_quick_benchmark_runs_and_reports(quick_benchmark):
     assert s["base"]["eval"]["anderson"]["per_sample_steps_mean"] < s["base"]["eval"]["plain"]["per_sample_steps_mean"]
     assert all(g["0.001"]["min_cos"] > 0.999 for g in r["gradient_vs_implicit"].values())
     assert all(m["readout_max_abs_diff_vs_torch"] < 1e-9 for m in r["lava"]["models"].values())
+
+
+def test_one_dimensional_input_is_pooled_along_its_length():
+    """A non-square input (MNIST-1D's 40 values) is a 1-D signal: the coarse level sees block means."""
+    g = mstep.build(n_in=40, n_out=10, seed=0)
+    p = next(c.weight for c in g.connections if c.name == "P_x_x1")
+    assert p.shape == (20, 40)
+    x = np.arange(40.0)
+    np.testing.assert_allclose(p @ x, x.reshape(20, 2).mean(1))
+    with pytest.raises(GraphError, match="1-D signal"):
+        mstep.build(n_in=42, n_out=10, levels=(16, 64, 256))

@@ -57,7 +57,8 @@ def _check_unit(x: Any, sample_ids: Any) -> None:
     if tuple(sample_ids.shape) != (x.shape[0],):
         raise DataError(f"sample_ids must have shape ({x.shape[0]},), got {tuple(sample_ids.shape)}")
     if not bool(((x >= 0) & (x <= 1)).all()):
-        raise DataError("spike intensities must lie in [0, 1] with no NaN")
+        raise DataError("spike intensities must lie in [0, 1] with no NaN (Poisson encoding; for inputs outside [0, 1], "
+                        "such as mnist1d's standardised values, use --encoding current)")
 
 
 def _index(sample_ids: Any, n: int, arange: Any) -> Any:

@@ -3,7 +3,8 @@
 Levels ``l = 1..L`` (coarsest first) are hard-sigmoid rate populations ``h1..hL`` of sizes
 ``d_1 < ... < d_L``, each with its own toroidal buffer and its own damping (coarse levels may
 relax faster). The input reaches every level: the finest sees the image ``x`` itself, a coarser
-level ``l`` sees ``x`` average-pooled by ``pool**(L-l)`` per axis, carried by a linear population
+level ``l`` sees ``x`` average-pooled by ``pool**(L-l)`` per axis (a square input is a row-major
+image, pooled in 2-D; any other input a 1-D signal such as MNIST-1D, pooled along its length), carried by a linear population
 ``x<l>`` fed from ``x`` by a fixed pooling connection (no learning; it only ever holds the pooled
 image) and then by a learned projection ``x<l> -> h<l>``. The output ``y`` (linear) is coupled
 to the finest level only, so the target nudges the finest level.
@@ -94,6 +95,11 @@ def _pool_matrix(side: int, k: int) -> np.ndarray:
     return p
 
 
+def _pool_matrix_1d(n: int, k: int) -> np.ndarray:
+    """(n/k) x n average pooling of a 1-D signal by blocks of k consecutive values."""
+    return np.kron(np.eye(n // k), np.full((1, k), 1.0 / k))
+
+
 def _upsampler(d_fine: int, d_coarse: int) -> np.ndarray:
     """U (d_fine x d_coarse): coarse unit j copied to its r = d_fine/d_coarse children."""
     r = d_fine // d_coarse
@@ -127,9 +133,11 @@ def build(n_in: int = 64, n_out: int = 10, seed: int = 0, levels: Sequence[int] 
     side = int(round(np.sqrt(n_in)))
     if not (_is_int(pool) and pool >= 2):
         _fail(f"pool must be an int >= 2, got {pool!r}")
-    if L > 1 and (side * side != n_in or side % pool ** (L - 1)):
+    square = side * side == n_in  # a square input is pooled as an image; any other as a 1-D signal
+    if L > 1 and (side % pool ** (L - 1) if square else n_in % pool ** (L - 1)):
         _fail(f"the input ({n_in} features) must be a square image whose side is divisible by "
-              f"pool**(levels-1) = {pool ** (L - 1)} to feed {L} levels; use fewer levels or another pool")
+              f"pool**(levels-1) = {pool ** (L - 1)}, or a 1-D signal whose length is, to feed {L} levels; "
+              "use fewer levels or another pool")
     if coupling not in COUPLINGS:
         _fail(f"coupling must be one of {', '.join(COUPLINGS)}, got {coupling!r}")
     if relaxation not in RELAXATIONS:
@@ -150,9 +158,10 @@ def build(n_in: int = 64, n_out: int = 10, seed: int = 0, levels: Sequence[int] 
     for l, (h, d) in enumerate(zip(hs, levels), start=1):
         k = pool ** (L - l)
         if k > 1:  # the pooled image of this level, as a population that only ever holds it
-            src, n_src = f"x{l}", (side // k) ** 2
+            pooling = _pool_matrix(side, k) if square else _pool_matrix_1d(n_in, k)
+            src, n_src = f"x{l}", pooling.shape[0]
             g.add(Population(src, n_src, "linear", {"damping": 1.0}))
-            g.add(Connection(f"P_x_{src}", "x", src, _pool_matrix(side, k)))  # fixed: no learning
+            g.add(Connection(f"P_x_{src}", "x", src, pooling))  # fixed: no learning
             level_pops.append([src, h])
         else:
             src, n_src = "x", n_in
