@@ -111,7 +111,7 @@ def event_matmul(x: torch.Tensor, w: torch.Tensor, max_activity: float | None = 
     (default :func:`event_max_activity`) of ``x`` is active (the dense product is then cheaper).
     ``w`` should be contiguous: on a transposed view the product is many times slower."""
     limit = event_max_activity(x.shape[0]) if max_activity is None else max_activity
-    if int(torch.count_nonzero(x)) > limit * x.numel():  # counting is far cheaper than listing them
+    if float(x.sum()) > limit * x.numel():  # 0/1 spikes: their sum is their count (count_nonzero is 5x slower)
         return None
     idx = x.nonzero().T
     s = torch.sparse_coo_tensor(idx, torch.ones(idx.shape[1], dtype=w.dtype, device=w.device), x.shape,
