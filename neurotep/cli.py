@@ -92,7 +92,10 @@ def cmd_variants(args) -> None:
     from neurotep import variants
 
     rows = variants.describe()
-    _print({"variants": rows}, args.json, [f"{r['name']:<14} {r['description']}" for r in rows])
+    _print({"variants": rows}, args.json,
+           [line for r in rows for line in (f"{r['name']:<14} {r['description']}",
+                                            " " * 15 + "build (train --set NAME=VALUE): "
+                                            + ", ".join(f"{k}={v}" for k, v in r["defaults"].items()))])
 
 
 def cmd_train(args) -> None:
@@ -101,24 +104,24 @@ def cmd_train(args) -> None:
     from neurotep.graph import save_graph
     from neurotep.outputs import output_dir, write_json
 
-    variants.get(args.variant)  # an unknown variant fails before the output directory is claimed
+    build = variants.parse_overrides(variants.get(args.variant), args.set)  # bad input fails before --out is claimed
     _torch_only_device(args)
     resolve_device(args.device)
     with output_dir(args.out, command="train", inputs=[args.data_path], overwrite=args.overwrite) as tmp:
-        metrics = _train(args)
+        metrics = _train(args, build)
         save_graph(metrics.pop("graph"), tmp / "model")
         write_json(tmp / "metrics.json", metrics)
     _print(metrics, args.json, [f"{args.variant} on {metrics['dataset']}: test accuracy {metrics['test_accuracy']:.4f} "
                                 f"after {args.epochs} epochs ({metrics['train_seconds']:.1f} s); model in {args.out}"])
 
 
-def _train(args) -> dict:
+def _train(args, build: dict) -> dict:
     """Train as ``args`` say; the metrics, with the trained graph under ``"graph"``."""
     from neurotep.train_job import train_variant
 
     return train_variant(args.variant, args.dataset, args.data_path, epochs=args.epochs, seed=args.seed,
                          method=args.method, backend=args.backend, lr=args.lr, lr_lava=args.lr_lava, device=args.device,
-                         progress=not args.json)
+                         progress=not args.json, build=build)
 
 
 def load_model(model_dir: str):
@@ -304,6 +307,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=_whole(0, 2**32 - 1), default=0)
     s.add_argument("--method", default="eqprop", help="eqprop (default) or bptt (the baseline)")
     s.add_argument("--backend", default="torch", help="torch (default) or lava: EqProp inside the Lava simulator")
+    s.add_argument("--set", action="append", metavar="NAME=VALUE",
+                   help="a build hyperparameter of the variant over its default, repeatable: e.g. --set hidden=512 "
+                        "(`neurotep variants --json` lists them with their defaults)")
     s.add_argument("--lr", type=_positive, default=1e-3, help="Adam learning rate (torch backend)")
     s.add_argument("--lr-lava", type=_positive, default=0.05, help="SGD learning rate of EqProp on Lava")
     s.add_argument("--device", type=_device, default="cpu", help="cpu, cuda or cuda:N (torch backend)")

@@ -20,14 +20,21 @@ def sequence_layout(builder, data) -> dict:
 
 def train_variant(variant: str, dataset: str = "digits", data_path: str | None = None, epochs: int = 40, seed: int = 0,
                   method: str = "eqprop", backend: str = "torch", lr: float = 1e-3, lr_lava: float = 0.05,
-                  device: str = "cpu", progress: bool = True, data=None) -> dict:
-    """Train ``variant`` on ``dataset`` (or on ``data``, an already loaded split); the metrics, with
-    the trained graph under ``"graph"``."""
+                  device: str = "cpu", progress: bool = True, data=None, build: dict | None = None) -> dict:
+    """Train ``variant`` on ``dataset`` (or on ``data``, an already loaded split), built with the
+    hyperparameters ``build`` over its defaults (``train --set``); the metrics, with the trained
+    graph under ``"graph"``."""
     from neurotep.learning.train import train
 
     builder = variants.get(variant)
     data = load_dataset(dataset, data_path) if data is None else data
-    graph = builder.build(n_in=data.n_features, n_out=data.n_classes, seed=seed, **sequence_layout(builder, data))
+    build = dict(build or {})
+    try:
+        graph = builder.build(n_in=data.n_features, n_out=data.n_classes, seed=seed,
+                              **{**sequence_layout(builder, data), **build})
+    except (TypeError, ValueError, ArithmeticError) as e:  # a value the builder cannot use (GraphErrors name their node)
+        raise NeurotepError(f"{variant} cannot be built with {', '.join(f'{k}={v!r}' for k, v in build.items())}: "
+                            f"{e}") from None
     if backend == "lava":
         trained, metrics = _train_on_lava(variant, graph, data, method, epochs, lr_lava, seed, progress)
         history = []
@@ -37,6 +44,7 @@ def train_variant(variant: str, dataset: str = "digits", data_path: str | None =
     else:
         raise NeurotepError(f"unknown backend {backend!r}: use torch or lava")
     return dict(variant=variant, dataset=data.name, seed=seed, epochs=epochs, backend=backend,
+                **({"build": {k: list(v) if isinstance(v, tuple) else v for k, v in build.items()}} if build else {}),
                 **{k: v for k, v in metrics.items() if k not in ("seed", "epochs")},
                 split={"train": len(data.x_train), "test": len(data.x_test)}, history=history, graph=trained)
 

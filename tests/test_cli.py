@@ -29,6 +29,31 @@ def test_variants_json(capsys):
     assert main(["variants", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)["variants"]
     assert {"name": "toreqprop"}.items() <= rows[0].items() and rows[0]["description"]
+    assert rows[0]["defaults"]["hidden"] == [256]  # what train --set can change
+
+
+def test_train_set_changes_build_hyperparameters(tmp_path, capsys):
+    """``train --set NAME=VALUE`` builds the variant with that hyperparameter (typed like its
+    default) and records it in metrics.json; bad names and values are one line, exit 2, no output."""
+    from neurotep.graph import load_graph
+
+    out = tmp_path / "m"
+    assert main(["train", "toreqprop", "--epochs", "1", "--set", "hidden=24,16", "--set", "buffer_decay=0.6",
+                 "--out", str(out), "--json"]) == 0
+    g = load_graph(out / "model")
+    assert (g.populations["h0"].size, g.populations["h1"].size) == (24, 16)
+    assert g.buffers and all(b.decay[0] == 0.6 for b in g.buffers)
+    assert json.loads((out / "metrics.json").read_text())["build"] == {"hidden": [24, 16], "buffer_decay": 0.6}
+    for bad, message in ((["--set", "hiden=3"], "no build hyperparameter 'hiden'; known: hidden"),
+                         (["--set", "hidden=abc"], "takes int values"),
+                         (["--set", "hidden=0"], "layer sizes are whole numbers >= 1"),
+                         (["--set", "damping=5"], "damping must be in (0, 1]"),
+                         (["--set", "nothing"], "write NAME=VALUE")):
+        capsys.readouterr()
+        assert main(["train", "toreqprop", "--epochs", "1", "--out", str(tmp_path / "bad")] + bad) == 2, bad
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and message in err[0], (bad, err)
+        assert not (tmp_path / "bad").exists()
 
 
 def test_train_writes_model_and_metrics(model_dir):
