@@ -34,6 +34,20 @@ def htsep_like_graph(seed: int = 0, reset: str = "zero", r_torus: str = "3d") ->
 
 
 @pytest.fixture
+def quiet_peers():
+    """snnTorch's importer prints, Norse logs a warning per ignored r, nirtorch warns of
+    deprecations: silenced for the NIR tests (``pytestmark = pytest.mark.usefixtures(...)``)."""
+    import logging
+    import warnings
+
+    logging.disable(logging.WARNING)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        yield
+    logging.disable(logging.NOTSET)
+
+
+@pytest.fixture
 def htsep_like():
     return htsep_like_graph
 

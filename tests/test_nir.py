@@ -6,9 +6,6 @@ spike rasters (time x sample x neuron), not only counts.
 
 from __future__ import annotations
 
-import logging
-import warnings
-
 import nir
 import numpy as np
 import pytest
@@ -20,18 +17,12 @@ from neurotep.graph import Connection, Graph, Population, ToroidalBuffer, load_g
 from neurotep.graph.transforms import rate_to_spiking
 from neurotep.interop.nir import DT, NIRError, export_nir, fold_resistance, from_nir, import_nir, to_nir
 from neurotep.variants import base
+from peer_nets import snntorch_recurrent
 
 T, B = 60, 4
 
 
-@pytest.fixture(autouse=True)
-def _quiet():
-    # snnTorch's importer prints, Norse logs a warning per ignored r, nirtorch warns of deprecations.
-    logging.disable(logging.WARNING)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
-    logging.disable(logging.NOTSET)
+pytestmark = pytest.mark.usefixtures("quiet_peers")
 
 
 def spikes_in(n: int, seed: int = 1, p: float = 0.3) -> np.ndarray:
@@ -215,18 +206,10 @@ def test_norse_export_imports_with_the_same_spikes(cell):
 
 
 def test_snntorch_recurrent_leaky_imports_with_a_one_step_recurrent_delay():
-    import snntorch as snn
     from snntorch import utils
     from snntorch.export_nir import export_to_nir
 
-    torch.manual_seed(2)
-    r1 = snn.RLeaky(beta=torch.full((16,), 0.85), threshold=torch.full((16,), 1.0), linear_features=16, init_hidden=True,
-                    reset_mechanism="subtract")
-    with torch.no_grad():
-        r1.recurrent.weight.mul_(2)
-    out = snn.Leaky(beta=torch.full((4,), 0.7), threshold=torch.full((4,), 1.0), init_hidden=True, output=True,
-                    reset_mechanism="subtract")
-    net = torch.nn.Sequential(torch.nn.Linear(10, 16), r1, torch.nn.Linear(16, 4), out)
+    net, r1, out = snntorch_recurrent()
     ng = export_to_nir(net, torch.zeros(1, 10), ignore_dims=[0])
     x = spikes_in(10, p=0.4)
     utils.reset(net)

@@ -4,9 +4,7 @@ bad files (one line naming the node, exit 2, no model directory)."""
 
 from __future__ import annotations
 
-import logging
 import os
-import warnings
 
 import nir
 import numpy as np
@@ -22,13 +20,7 @@ from neurotep.variants import base
 T, B = 40, 3
 
 
-@pytest.fixture(autouse=True)
-def _quiet():
-    logging.disable(logging.WARNING)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
-    logging.disable(logging.NOTSET)
+pytestmark = pytest.mark.usefixtures("quiet_peers")
 
 
 def _norse_net(cell: str):

@@ -6,9 +6,6 @@ against Lava's bit-accurate fixed-point models."""
 
 from __future__ import annotations
 
-import logging
-import warnings
-
 import numpy as np
 import pytest
 import torch
@@ -19,17 +16,12 @@ from neurotep.backends.torch.network import TorchNetwork
 from neurotep.graph.retime import retime
 from neurotep.interop.nir import from_nir
 from neurotep.quantize import encode_input, quantize
+from peer_nets import snntorch_recurrent
 
 T, B = 30, 2
 
 
-@pytest.fixture(autouse=True)
-def _quiet():
-    logging.disable(logging.WARNING)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
-    logging.disable(logging.NOTSET)
+pytestmark = pytest.mark.usefixtures("quiet_peers")
 
 
 def _snntorch_ff():
@@ -48,17 +40,9 @@ def _snntorch_ff():
 
 
 def _snntorch_recurrent():
-    import snntorch as snn
     from snntorch.export_nir import export_to_nir
 
-    torch.manual_seed(2)
-    r1 = snn.RLeaky(beta=torch.full((16,), 0.85), threshold=torch.full((16,), 1.0), linear_features=16, init_hidden=True,
-                    reset_mechanism="subtract")
-    with torch.no_grad():
-        r1.recurrent.weight.mul_(2)
-    out = snn.Leaky(beta=torch.full((4,), 0.7), threshold=torch.full((4,), 1.0), init_hidden=True, output=True,
-                    reset_mechanism="subtract")
-    net = torch.nn.Sequential(torch.nn.Linear(10, 16), r1, torch.nn.Linear(16, 4), out)
+    net, _, _ = snntorch_recurrent()
     return from_nir(export_to_nir(net, torch.zeros(1, 10), ignore_dims=[0]), producer="snntorch", reset="subtract")
 
 

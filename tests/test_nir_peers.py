@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import logging
-import warnings
 
 import nir
 import numpy as np
@@ -25,13 +23,7 @@ from neurotep.variants import base
 T, B = 60, 4
 
 
-@pytest.fixture(autouse=True)
-def _quiet():
-    logging.disable(logging.WARNING)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        yield
-    logging.disable(logging.NOTSET)
+pytestmark = pytest.mark.usefixtures("quiet_peers")
 
 
 def load_in_peer(path, peer: str) -> torch.nn.Module:

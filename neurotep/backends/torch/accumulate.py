@@ -96,6 +96,8 @@ EVENT_MODES = ("auto", "always", "never")
 def uses_events(sources: int, spikes: bool, events: str = "auto") -> bool:
     """Whether a connection from ``sources`` neurons takes the event kernel (then chosen by
     activity at each step): spike sources only, large ones under ``"auto"``."""
+    if events not in EVENT_MODES:
+        raise ValueError(f"events must be one of {', '.join(EVENT_MODES)}, got {events!r}")
     return spikes and (events == "always" or (events == "auto" and sources >= EVENT_MIN_SOURCES))
 
 
