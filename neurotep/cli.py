@@ -154,11 +154,16 @@ def cmd_run(args) -> None:
         res = run_model(graph, data, backend=args.backend, samples=args.samples, steps=args.steps, spiking=args.spiking,
                         encoding=args.encoding, device=args.device, raster=args.raster, neuron=args.neuron,
                         precision=args.precision, hardware=args.hardware, form=args.form, strict=args.strict,
-                        check_lava=args.check_lava)
+                        check_lava=args.check_lava, threshold=args.delta_threshold, quiet=args.quiet_steps)
         doc = save_run(res, tmp)
     s = {k: v for k, v in doc.items() if k != "sample_ids"}  # run.json less the (long) list of sample ids
     lines = [f"{s['mode']} run on {s['executed_on']}: accuracy {s['test_accuracy']:.4f} on {s['samples']} "
              f"samples, {s['steps']} steps, {s['spikes_total']} spikes, {s['wall_seconds']:.2f} s; results in {args.out}"]
+    if "delta" in s:
+        d = s["delta"]
+        lines.append(f"delta coding (threshold {d['threshold']:g}): {s['spikes_total']} events are sigma-delta messages and "
+                     f"input changes; samples exit after {d['quiet_steps']} quiet steps, at step {d['mean_exit_step']:.1f} "
+                     f"on average (at most {d['max_exit_step']})")
     if "check_lava" in s:
         c = s["check_lava"]
         lines.append(f"--check-lava: the first {c['samples']} samples give identical spikes on Lava ({c['spikes_compared']} "
@@ -176,15 +181,23 @@ def cmd_compile(args) -> None:
         raise NeurotepError("--for names the library a NIR file is written for: add --to nir")
     if args.to != "lava":
         raise NeurotepError(f"unknown compile target {args.to!r}: use lava or nir")
-    if args.mode not in ("spiking", "rate"):
-        raise NeurotepError(f"unknown mode {args.mode!r}: use spiking or rate")
+    if args.mode not in ("spiking", "rate", "delta"):
+        raise NeurotepError(f"unknown mode {args.mode!r}: use spiking, rate or delta")
+    if args.delta_threshold is not None and args.mode != "delta":
+        raise NeurotepError("--delta-threshold applies to --mode delta")
     from neurotep.backends.lava.plan import compile_graph
     from neurotep.graph.chip import in_form
     from neurotep.graph.retime import retime
     from neurotep.hardware import load_profile, map_to_cores
 
     graph = load_model(args.model_dir)
-    g = in_form(rate_to_spiking(graph, neuron=args.neuron) if args.mode == "spiking" else graph, args.form)
+    if args.mode == "delta":
+        from neurotep.graph.delta import DEFAULT_THRESHOLD, delta_form
+
+        g = in_form(delta_form(graph, DEFAULT_THRESHOLD if args.delta_threshold is None else args.delta_threshold),
+                    args.form)
+    else:
+        g = in_form(rate_to_spiking(graph, neuron=args.neuron) if args.mode == "spiking" else graph, args.form)
     g = retime(g)  # delay-0 connections (an imported network): one step per layer, as run --backend lava does
     plan = compile_graph(g, batch=1, precision=args.precision)
     cores = map_to_cores(plan, load_profile("loihi2"))
@@ -195,6 +208,9 @@ def cmd_compile(args) -> None:
     if "retimed" in g.meta:
         doc["retimed"] = g.meta["retimed"]
     lines = [f"{args.mode} network of {args.model_dir}, {args.form} form, as Lava processes ({args.precision}):"]
+    if "delta_form" in g.meta:
+        doc["delta_form_changes"] = g.meta["delta_form"]["changes"]
+    lines += [f"  delta form: {c}" for c in doc.get("delta_form_changes", [])]
     lines += [f"  chip form: {c}" for c in doc.get("chip_form_changes", [])]
     if args.form != "chip" and "retimed" in doc:
         lines += [f"  re-timed: delay-0 connections {', '.join(map(repr, doc['retimed']['connections']))} get delay 1 "
@@ -333,7 +349,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--samples", type=_whole(1), default=None, help="number of test samples (default: all)")
     s.add_argument("--steps", type=_whole(1), default=None, help="simulation steps (spiking default 200; rate: until converged)")
     s.add_argument("--spiking", action="store_true", help="run the spiking mode of the network")
-    s.add_argument("--encoding", default="poisson", help="input encoding for spiking runs: poisson or current")
+    s.add_argument("--encoding", default="poisson",
+                   help="poisson or current (input encoding of spiking runs), or delta: the event-efficient network, "
+                        "sigma-delta neurons that send changes, the input sent once, early exit (docs/architecture.md)")
+    s.add_argument("--delta-threshold", type=float, default=None,
+                   help="--encoding delta: the smallest change a neuron sends, in activation units (default 0.01)")
+    s.add_argument("--quiet-steps", type=_whole(1), default=None,
+                   help="--encoding delta: a sample exits after this many steps with nothing sent (default and minimum: "
+                        "the longest delay, so the exit changes no output)")
     s.add_argument("--neuron", default=None,
                    help="spiking neuron for hidden units: lif (integrate-and-fire) or stochastic (default: the variant's)")
     s.add_argument("--raster", action="store_true", help="also record full spike rasters")
@@ -349,7 +372,9 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("compile", help="print the Lava process graph of a network and its Loihi 2 core mapping")
     s.add_argument("model_dir")
     s.add_argument("--to", default="lava", help="lava, or nir (write a NIR graph to --out)")
-    s.add_argument("--mode", default="spiking", help="spiking (default) or rate")
+    s.add_argument("--mode", default="spiking",
+                   help="spiking (default), rate, or delta (sigma-delta neurons that send changes, see run --encoding delta)")
+    s.add_argument("--delta-threshold", type=float, default=None, help="--mode delta: the smallest change sent (default 0.01)")
     s.add_argument("--neuron", default=None, help="spiking neuron for hidden units: lif or stochastic (default: the variant's)")
     s.add_argument("--precision", default="float", help="float or fixed (Loihi 2 bit widths; bit-exact between torch and lava)")
     s.add_argument("--form", default="chip",

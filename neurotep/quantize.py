@@ -9,6 +9,9 @@
 * toroidal buffer taps: integers with 8 extra fractional bits, the sum shifted back (floor);
   an N-D buffer's spatial kernel ``S`` as ``round(S * 2**KERNEL_BITS)`` (entries 0..256), applied
   to the shifted tap sum and shifted back (floor), see :func:`neurotep.neurons.fixed.torus_fixed`;
+* sigma-delta neurons: sum, activation, bias, threshold and messages with ``SD_BITS`` (12)
+  fractional bits, so a connection into one shifts by ``SD_BITS - 6`` more than into a LIF; the
+  bias must fit Lava's 16-bit SigmaDelta bias (+-8 float units);
 * probabilistic gates (stochastic neurons, rate units): the probability itself; the gate is an
   integer compare of the counter hash (:func:`neurotep.rng.gate_open`), exact on every backend.
 
@@ -23,7 +26,7 @@ import numpy as np
 
 from neurotep.errors import BackendError
 from neurotep.graph import Graph
-from neurotep.neurons.fixed import ACT_SHIFT, DECAY_BITS, GRADED_BITS, KERNEL_BITS, V_BITS, noise_scale_int
+from neurotep.neurons.fixed import ACT_SHIFT, DECAY_BITS, GRADED_BITS, KERNEL_BITS, SD_BITS, V_BITS, noise_scale_int
 from neurotep.neurons.rate import noise_scale
 
 TAP_BITS = 8
@@ -39,7 +42,13 @@ def value_bits(graph: Graph, pop: str, spiking_inputs: bool) -> int:
     ``a_in`` messages, which carry 1/64 units)."""
     if not graph.emits_graded(pop, spiking_inputs):
         return 0
-    return ACT_SHIFT if graph.populations[pop].model == "sigma" else GRADED_BITS
+    return {"sigma": ACT_SHIFT, "sigma_delta": SD_BITS}.get(graph.populations[pop].model, GRADED_BITS)
+
+
+def receive_bits(graph: Graph, pop: str) -> int:
+    """Extra fractional bits of ``pop``'s ``a_in`` over the 1/64 units every other neuron takes:
+    a sigma-delta neuron sums its input with ``SD_BITS``."""
+    return SD_BITS - ACT_SHIFT if graph.populations[pop].model == "sigma_delta" else 0
 
 
 def lava_weights(w_int: np.ndarray) -> np.ndarray:
@@ -94,6 +103,7 @@ class QPopulation:
     seed: int = 0
     gate: float = 1.0  # probabilistic gate (stochastic, rate); 1 = always open
     noise: np.ndarray | None = None  # rate units' Langevin noise: integer scale per step (noise_scale_int)
+    activation: str = "relu"  # sigma-delta neurons: relu or unit
 
     @property
     def gated(self) -> bool:
@@ -116,7 +126,8 @@ class QuantizedGraph:
         """``weight_exp`` of a connection's direction (``back``: the transposed one) whose source is ``pre``."""
         c = self.connections[conn]
         exp = c.exp_back if back and c.w_back is not None else c.exp
-        return exp - value_bits(self.graph, pre, spiking_inputs)
+        post = self.graph.connection(conn).pre if back else self.graph.connection(conn).post
+        return exp - value_bits(self.graph, pre, spiking_inputs) + receive_bits(self.graph, post)
 
     def tap_ints(self, pop: str) -> np.ndarray:
         """Buffer taps for the population's own outputs (spikes or graded), in 1/64 units << TAP_BITS."""
@@ -153,6 +164,8 @@ def quantize(graph: Graph) -> QuantizedGraph:
                                                 gate=float(p.param("gate")))
         elif p.model == "sigma":
             q.populations[p.name] = QPopulation("sigma", mant, exp)
+        elif p.model == "sigma_delta":
+            q.populations[p.name] = _sigma_delta(p)
         elif p.model in ("hard_sigmoid", "linear"):
             damping = int(np.rint(float(p.param("damping")) * 2**DECAY_BITS))
             q.populations[p.name] = QPopulation(p.model, mant, exp, damping=damping, seed=int(p.param("seed")),
@@ -165,6 +178,19 @@ def quantize(graph: Graph) -> QuantizedGraph:
         if b.shape:
             q.kernels[b.population] = kernel_int(b, q.taps[b.population], graph.populations[b.population].model)
     return q
+
+
+SD_BIAS_MAX = 2**15 - 1  # Lava's SigmaDelta bias: 16 bits, signed
+
+
+def _sigma_delta(p) -> QPopulation:
+    """A sigma-delta population's integers: bias and threshold with ``SD_BITS`` fractional bits."""
+    bias = np.rint((p.bias if p.bias is not None else np.zeros(p.size)) * 2.0**SD_BITS).astype(np.int64)
+    if np.abs(bias).max(initial=0) > SD_BIAS_MAX:
+        raise BackendError(f"population {p.name!r}: a bias of {np.abs(p.bias).max():.3g} does not fit the 16-bit "
+                           f"SigmaDelta bias (|bias| <= {SD_BIAS_MAX / 2**SD_BITS:.3g} with {SD_BITS} fractional bits)")
+    vth = max(1, int(np.rint(float(p.param("threshold")) * 2**SD_BITS)))
+    return QPopulation("sigma_delta", bias, 0, vth=vth, activation=p.param("activation"))
 
 
 def _noise_table(p) -> np.ndarray | None:

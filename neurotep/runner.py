@@ -13,10 +13,11 @@ import torch
 from neurotep.backends.torch import TorchNetwork, resolve_device
 from neurotep.backends.torch.fixed import FixedNetwork
 from neurotep.data import Dataset, check_batch, poisson_spikes_torch, rate_encode
-from neurotep.data.encoders import ENCODINGS
+from neurotep.data.encoders import ENCODINGS, delta_frame
 from neurotep.errors import BackendError, DataError, GraphError, MismatchError, NeurotepError
 from neurotep.graph import Graph
 from neurotep.graph.chip import FORMS, in_form
+from neurotep.graph.delta import DEFAULT_THRESHOLD, check_threshold, delta_form
 from neurotep.graph.nodes import SPIKING_MODELS
 from neurotep.graph.probes import recording_plan
 from neurotep.graph.retime import readout_from, retime
@@ -25,7 +26,7 @@ from neurotep.graph.validate import MAX_STEPS
 from neurotep.graph.transforms import rate_to_spiking
 from neurotep.learning.eqprop import EqPropConfig
 from neurotep.quantize import encode_input, quantize
-from neurotep.recording import Recording, merge, save_recording
+from neurotep.recording import Recording, exit_steps, merge, save_recording
 
 # torch: the float (or --precision fixed) reference path; lava: Lava's simulator (or a board);
 # emulator: Loihi 2's fixed-point semantics of the chip form on torch, spike for spike Lava's.
@@ -82,7 +83,7 @@ def run_model(graph: Graph, data: Dataset, backend: str = "torch", samples: int 
               steps: int | None = None, spiking: bool = False, encoding: str = "poisson",
               device: str = "cpu", raster: bool = False, neuron: str | None = None, precision: str | None = None,
               hardware: str | None = None, form: str | None = None, strict: bool = False,
-              check_lava: int = 0) -> RunOutput:
+              check_lava: int = 0, threshold: float | None = None, quiet: int | None = None) -> RunOutput:
     """Run ``graph`` on the first ``samples`` test images and summarise accuracy and spikes.
 
     Rate mode relaxes the rate network (on torch until converged, on Lava for the model's
@@ -97,7 +98,20 @@ def run_model(graph: Graph, data: Dataset, backend: str = "torch", samples: int 
     in one batch): the spiking mode, fixed point and the chip form by default; ``check_lava=N``
     then re-runs the first N samples on Lava and raises :class:`~neurotep.errors.MismatchError`
     at the first spike that differs.
+
+    ``encoding="delta"`` runs the delta form (:func:`~neurotep.graph.delta.delta_form`, sigma-delta
+    neurons with ``threshold``, the input sent as its changes) as an event run: its messages are
+    recorded like spikes, and a sample exits once it has sent nothing for ``quiet`` steps (default
+    and minimum: the longest delay, so the exit changes no output), its exit step recorded.
     """
+    delta = encoding == "delta"
+    if delta:
+        threshold = check_threshold(DEFAULT_THRESHOLD if threshold is None else threshold)
+        if neuron is not None:
+            raise BackendError("--neuron picks the spiking neuron; a delta-coded run uses sigma-delta neurons: drop it")
+        spiking = True  # an event run: every message is recorded and counted
+    elif threshold is not None or quiet is not None:
+        raise BackendError("--delta-threshold and --quiet-steps apply to --encoding delta")
     if backend == "emulator":
         if precision not in (None, "fixed"):
             raise BackendError(f"the emulator runs Loihi 2's fixed point only, not --precision {precision}: "
@@ -127,7 +141,10 @@ def run_model(graph: Graph, data: Dataset, backend: str = "torch", samples: int 
     inp = graph.meta["input"]
     check_batch(x, graph.input_width(inp))
     ids = np.asarray(data.test_index[:n], dtype=np.int64)
-    g = in_form(rate_to_spiking(graph, neuron=neuron) if spiking else graph, form)
+    g = in_form(delta_form(graph, threshold) if delta else rate_to_spiking(graph, neuron=neuron) if spiking else graph,
+                form)
+    if delta:
+        quiet = _quiet_steps(g, quiet)
     if backend in ("lava", "emulator"):
         # Lava cannot express delay 0: one step per layer (the torch path runs it with --form chip);
         # the emulator runs what Lava runs
@@ -153,7 +170,8 @@ def run_model(graph: Graph, data: Dataset, backend: str = "torch", samples: int 
     if spiking:  # a re-timed graph's output starts late: its readout mean covers steps_taken steps from then
         steps_taken += readout_from(g, g.meta.get("output"))
     play = dict(backend=backend, precision=precision, spiking=spiking, poisson=spiking_inputs, device=device,
-                raster=raster, on_chip=executed_on == "loihi2-hw", tol=cfg.tol if (steps is None and not spiking) else None)
+                raster=raster, on_chip=executed_on == "loihi2-hw", quiet=quiet if delta else None,
+                tol=cfg.tol if (steps is None and not spiking) else None)
     t0 = time.perf_counter()
     chunk = LAVA_BATCH if backend == "lava" else len(x)  # Lava: one simulation per batch of LAVA_BATCH copies
     outs = [_play_stages(g, parts, x[i:i + chunk], ids[i:i + chunk], steps_taken, play) for i in range(0, len(x), chunk)]
@@ -173,22 +191,42 @@ def run_model(graph: Graph, data: Dataset, backend: str = "torch", samples: int 
         variant=graph.meta.get("variant"), dataset=data.name, samples=n, steps=int(steps_taken),
         test_accuracy=float((pred == y).mean()), spikes_total=int(sum(p["spikes"] for p in pops.values())),
         wall_seconds=wall, populations=pops,
+        **({"delta": _delta_summary(g, rec, threshold, quiet)} if delta else {}),
         **({"stages": [{"name": pt.stage.name, "steps": int(pt.stage.steps or steps_taken), "recorded": pt is parts[-1]}
                        for pt in parts]} if g.stages else {}),
     )
     if check_lava:
-        summary["check_lava"] = compare_with_lava(graph, data, check_lava, steps, encoding, neuron, form)
+        summary["check_lava"] = compare_with_lava(graph, data, check_lava, steps, encoding, neuron, form, threshold, quiet)
     return RunOutput(summary, rec, g, ids)
 
 
+def _quiet_steps(g: Graph, quiet: int | None) -> int:
+    """The quiet steps after which a delta-coded sample exits: at least the graph's longest delay
+    (then nothing is in flight and the exit changes no output); that longest delay by default."""
+    longest = max((c.delay for c in g.connections), default=1)
+    if quiet is None:
+        return longest
+    if isinstance(quiet, bool) or not isinstance(quiet, numbers.Integral) or not longest <= quiet <= MAX_STEPS:
+        raise NeurotepError(f"--quiet-steps must be an int between {longest} (the longest delay, so that nothing is "
+                            f"in flight at the exit) and {MAX_STEPS}, got {quiet!r}")
+    return int(quiet)
+
+
+def _delta_summary(g: Graph, rec: Recording, threshold: float, quiet: int) -> dict:
+    """What run.json says about a delta-coded run: its coding and the steps its samples took."""
+    ex = rec.exit_step.cpu().numpy()
+    return {"threshold": threshold, "quiet_steps": quiet, "mean_exit_step": float(ex.mean()),
+            "max_exit_step": int(ex.max()), "changes": g.meta["delta_form"]["changes"]}
+
+
 def compare_with_lava(graph: Graph, data: Dataset, samples: int, steps: int | None, encoding: str,
-                      neuron: str | None, form: str) -> dict:
+                      neuron: str | None, form: str, threshold: float | None = None, quiet: int | None = None) -> dict:
     """Re-run the first ``samples`` test images on the emulator and on Lava (Loihi2SimCfg,
     ``fixed_pt``) with rasters, and compare every recorded population spike for spike. Returns
     what was compared; raises :class:`~neurotep.errors.MismatchError` naming the first step,
     population, sample and neuron that differ."""
     kw = dict(samples=samples, steps=steps, spiking=True, encoding=encoding, neuron=neuron, precision="fixed",
-              raster=True, form=form)
+              raster=True, form=form, **(dict(threshold=threshold, quiet=quiet) if encoding == "delta" else {}))
     emu = run_model(graph, data, backend="emulator", **kw)
     lava = run_model(graph, data, backend="lava", **kw)
     first = None
@@ -343,11 +381,13 @@ def _part_torch(pg, frames, ids, steps, encoded, play, final):
     spikes = {p for p in ft if encoded and not pg.emits_graded(p, True)}
 
     def input_fn(t):
+        if play["quiet"]:  # delta coding: the inputs' changes
+            return {p: delta_frame(f, t) for p, f in ft.items()}
         return {p: poisson_spikes_torch(f[t % len(f)], t, ENCODER_SEED, tid) if p in spikes else f[t % len(f)]
                 for p, f in ft.items()}
 
     st, rec, mean = net.run(input_fn, steps, len(ids), sample_ids=tid, raster=play["raster"] and final,
-                            readout=out, spiking_inputs=encoded)
+                            readout=out, spiking_inputs=encoded, quiet=play["quiet"])
     if net.device_.type == "cuda":
         torch.cuda.synchronize()
     return (mean if final else st.out[out]).cpu().numpy(), rec, steps
@@ -356,9 +396,10 @@ def _part_torch(pg, frames, ids, steps, encoded, play, final):
 def _part_torch_fixed(pg, frames, ids, steps, encoded, play, final):
     net = FixedNetwork(quantize(pg), device=play["device"], spiking_inputs=encoded)
     ft = {p: torch.as_tensor(f, device=net.device_) for p, f in _encode(pg, frames, ids, steps, encoded, True).items()}
-    rec, mean, last = net.run(lambda t: {p: f[t % len(f)] for p, f in ft.items()}, steps, len(ids),
+    frame = (lambda f, t: delta_frame(f, t)) if play["quiet"] else (lambda f, t: f[t % len(f)])
+    rec, mean, last = net.run(lambda t: {p: frame(f, t) for p, f in ft.items()}, steps, len(ids),
                               raster=play["raster"] and final, readout=pg.meta["output"], spiking_inputs=encoded,
-                              sample_ids=torch.as_tensor(ids, device=net.device_), last=True)
+                              sample_ids=torch.as_tensor(ids, device=net.device_), last=True, quiet=play["quiet"])
     return (mean if final else last).cpu().numpy(), rec, steps
 
 
@@ -366,8 +407,14 @@ def _part_lava(pg, frames, ids, steps, encoded, play, final):
     from neurotep.backends.lava.runner import run_lava
 
     data = _encode(pg, frames, ids, steps, encoded, play["precision"] == "fixed")
+    if play["quiet"]:  # delta coding: the inputs' changes, step by step; the exits found from the rasters
+        data = {p: np.stack([delta_frame(f, t) for t in range(steps)]) for p, f in data.items()}
     rec, readout, _ = run_lava(pg, data, steps, ids, spiking_inputs=encoded, precision=play["precision"],
-                               raster=play["raster"] and final, on_chip=play["on_chip"])
+                               raster=(play["raster"] or bool(play["quiet"])) and final, on_chip=play["on_chip"])
+    if play["quiet"]:
+        rec.exit_step = exit_steps(rec.raster, play["quiet"], steps)
+        if not play["raster"]:
+            rec.raster = {}
     return readout["mean" if final and play["spiking"] else "last"].numpy(), rec, steps
 
 

@@ -1,6 +1,6 @@
 """Spike encoders for spiking runs, identical on numpy and torch.
 
-Two encodings (``ENCODINGS``):
+Three encodings (``ENCODINGS``):
 
 * ``"poisson"``: each step, input j of sample s spikes with probability x[s, j]. The uniform is
   drawn from the counter-based generator (:mod:`neurotep.rng`) at
@@ -8,6 +8,9 @@ Two encodings (``ENCODINGS``):
   sample's spike train depends only on (seed, step, sample_id), not on batching or backend.
 * ``"current"``: deterministic; the intensities x themselves are injected as input current every
   step. No function is needed: pass x through.
+* ``"delta"``: the input is sent as its changes (:func:`delta_frame`): a static input once, at
+  step 0, then nothing; a stream, frame by frame, as the difference from the frame before. The
+  network is the delta form (:mod:`neurotep.graph.delta`), whose neurons sum what they receive.
 
 Exactness: the uniforms are multiples of 2**-24, exact in float32 and float64, so ``u < x`` is
 the same in both precisions whenever x is exactly representable in float32 (digits pixels k/16
@@ -27,7 +30,16 @@ import numpy as np
 from neurotep.errors import DataError
 from neurotep.rng import uniform_np, uniform_torch
 
-ENCODINGS = ("poisson", "current")
+ENCODINGS = ("poisson", "current", "delta")
+
+
+def delta_frame(frames: Any, t: int) -> Any:
+    """The change of a (cycled) stack of input frames (F, B, N) at step ``t``: ``frames[0]`` at
+    step 0, then ``frames[t % F] - frames[(t - 1) % F]`` (zero for a static input, F = 1)."""
+    f = len(frames)
+    if t == 0:
+        return frames[0]
+    return frames[t % f] - frames[(t - 1) % f]
 
 
 def _is_torch(x: Any) -> bool:

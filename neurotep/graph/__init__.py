@@ -3,6 +3,7 @@
 from neurotep.graph.graph import Graph
 from neurotep.graph.io import load_graph, save_graph
 from neurotep.graph.nodes import (
+    EVENT_MODELS,
     GRADED_MODELS,
     NEURON_MODELS,
     RATE_MODELS,
@@ -27,6 +28,7 @@ __all__ = [
     "Stage",
     "NEURON_MODELS",
     "RATE_MODELS",
+    "EVENT_MODELS",
     "GRADED_MODELS",
     "SPIKING_MODELS",
     "save_graph",

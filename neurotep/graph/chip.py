@@ -72,6 +72,22 @@ def chip_form(graph: Graph) -> Graph:
         if p.model == "lif" and p.param("reset") == "subtract":
             p.params = dict(p.params, reset="zero")
             changes.append(f"population {p.name}: zero reset instead of subtractive (Lava's LIF)")
+    changes += buffers_to_taps(g)
+    for p in list(g.populations.values()):
+        if p.model == "linear" and float(p.param("gate")) == 1.0 and float(p.param("noise")) == 0.0:
+            changes.append(_to_sigma(g, p))
+    if any(c.delay == 0 for c in g.connections):
+        g = retime(g)
+        changes.append(f"delay-0 connections {', '.join(map(repr, g.meta['retimed']['connections']))}: delay 1 "
+                       f"(one step per layer, output {g.meta['retimed']['shift'].get(g.meta.get('output'), 0)} step(s) late)")
+    g.meta["chip_form"] = {"changes": changes}
+    return g.validate()
+
+
+def buffers_to_taps(g: Graph) -> list[str]:
+    """Replace every toroidal buffer of ``g`` (in place) by its K delayed self-connections (see the
+    module docstring); returns one line per buffer for the record of changes."""
+    changes = []
     for b in g.buffers:
         if b.depth > MAX_TAP_DELAY:
             raise GraphError(f"buffer {b.name!r}: depth {b.depth} needs delays up to {b.depth}, beyond the "
@@ -87,15 +103,7 @@ def chip_form(graph: Graph) -> Graph:
                        f"(delays 1..{b.depth}{', spatial kernel in the weights' if kernel is not None else ''}"
                        f"{', decays frozen' if b.learn else ''})")
     g.buffers = []
-    for p in list(g.populations.values()):
-        if p.model == "linear" and float(p.param("gate")) == 1.0 and float(p.param("noise")) == 0.0:
-            changes.append(_to_sigma(g, p))
-    if any(c.delay == 0 for c in g.connections):
-        g = retime(g)
-        changes.append(f"delay-0 connections {', '.join(map(repr, g.meta['retimed']['connections']))}: delay 1 "
-                       f"(one step per layer, output {g.meta['retimed']['shift'].get(g.meta.get('output'), 0)} step(s) late)")
-    g.meta["chip_form"] = {"changes": changes}
-    return g.validate()
+    return changes
 
 
 def _to_sigma(g: Graph, p: Population) -> str:

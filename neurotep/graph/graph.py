@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from neurotep.graph.nodes import GRADED_MODELS, Connection, InputStream, Population, Probe, Stage, ToroidalBuffer
+from neurotep.graph.nodes import EVENT_MODELS, GRADED_MODELS, Connection, InputStream, Population, Probe, Stage, ToroidalBuffer
 
 
 @dataclass
@@ -103,6 +103,15 @@ class Graph:
         rather than spikes: it decides graded messages on Lava and MAC vs AC counting."""
         p = self.populations[population]
         return p.model in GRADED_MODELS or (p.model == "input" and (not spiking_inputs or bool(p.param("graded"))))
+
+    def sends_events(self, population: str, spiking_inputs: bool) -> bool:
+        """Whether what ``population`` sends is a stream of events that a run records and counts
+        one by one: spikes, sigma-delta messages, and the inputs of a delta-coded run (sent as
+        changes, :mod:`neurotep.graph.delta`), rather than a value from every neuron every step."""
+        p = self.populations[population]
+        if p.model in EVENT_MODELS or (p.model == "input" and "delta_form" in self.meta):
+            return True
+        return not self.emits_graded(population, spiking_inputs)
 
     def validate(self) -> "Graph":
         """Check the graph; raise :class:`~neurotep.errors.GraphError` naming the node and the

@@ -42,6 +42,11 @@ NEURON_MODELS: dict[str, dict[str, Any]] = {
     # takes no bias and no parameters. The chip form (neurotep.graph.chip) writes a damped linear
     # rate unit as one, with a self-connection carrying the damping.
     "sigma": {},
+    # Lava's SigmaDelta (neurotep.neurons.sigma_delta): integrates the messages it receives, applies
+    # ``activation`` (relu or unit) to the sum plus its bias, and sends the change of that
+    # activation only where it reaches ``threshold``. The delta form (neurotep.graph.delta) writes a
+    # rate network with these; its messages are graded events, counted like spikes.
+    "sigma_delta": {"threshold": 0.01, "activation": "relu"},
     # Leaky integrate-and-fire, the snnTorch Leaky convention: v <- beta * v + input (+ bias),
     # spike when v > threshold, reset by subtraction or to zero.
     "lif": {"beta": 1.0, "threshold": 1.0, "reset": "subtract"},
@@ -53,7 +58,8 @@ NEURON_MODELS: dict[str, dict[str, Any]] = {
 
 RATE_MODELS = frozenset({"hard_sigmoid", "tanh", "linear"})
 SPIKING_MODELS = frozenset({"lif", "stochastic"})
-GRADED_MODELS = RATE_MODELS | {"sigma"}  # populations that send graded values in every mode
+GRADED_MODELS = RATE_MODELS | {"sigma", "sigma_delta"}  # populations that send graded values in every mode
+EVENT_MODELS = frozenset({"sigma_delta"})  # graded, but sent only when nonzero: recorded and counted as events
 RESET_MODES = ("subtract", "zero")
 
 

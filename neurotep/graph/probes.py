@@ -20,7 +20,7 @@ def recording_plan(graph: Graph, spiking_inputs: bool, raster: bool = False) -> 
     for a probe the run cannot honour."""
     plan: dict[str, set[str]] = {}
     if not graph.probes:
-        plan = {p: {"spikes"} for p in graph.populations if not graph.emits_graded(p, spiking_inputs)}
+        plan = {p: {"spikes"} for p in graph.populations if graph.sends_events(p, spiking_inputs)}
     for pr in graph.probes:
         pop = graph.populations.get(pr.population)
         if pop is None:
@@ -30,7 +30,7 @@ def recording_plan(graph: Graph, spiking_inputs: bool, raster: bool = False) -> 
                 raise GraphError(f"probe {pr.name!r}: the state of input {pop.name!r} is the input itself; "
                                  "probe its 'spikes' or drop the probe")
             plan.setdefault(pop.name, set()).add("state")
-        elif graph.emits_graded(pop.name, spiking_inputs):
+        elif not graph.sends_events(pop.name, spiking_inputs):
             raise GraphError(f"probe {pr.name!r} asks for the {pr.what} of {pop.name!r}, which sends graded values "
                              "in this run: probe its 'state' instead")
         else:

@@ -128,6 +128,9 @@ def _check_population(key: Any, p: Any, seen: set[str]) -> None:
         if k == "reset":
             if not (isinstance(v, str) and v in RESET_MODES):
                 _fail(label, f"reset must be one of {', '.join(RESET_MODES)}, got {v!r}")
+        elif k == "activation":
+            if not (isinstance(v, str) and v in ("relu", "unit")):
+                _fail(label, f"activation must be relu or unit, got {v!r}")
         elif k == "graded":
             if not isinstance(v, bool):
                 _fail(label, f"graded must be true or false, got {v!r}")

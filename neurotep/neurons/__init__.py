@@ -7,10 +7,12 @@ returns the new output and state. Backends call these; none re-implements them.
 from neurotep.neurons.buffer import RingBuffer, torus_feedback
 from neurotep.neurons.lif import integrate, lif_step
 from neurotep.neurons.rate import activation, energy_term, rate_step, sigma_step
+from neurotep.neurons.sigma_delta import sigma_delta_step
 from neurotep.neurons.stochastic import spike_probability, stochastic_step
 
 __all__ = [
     "sigma_step",
+    "sigma_delta_step",
     "RingBuffer",
     "torus_feedback",
     "integrate",

@@ -26,6 +26,7 @@ DECAY_BITS = 12  # decays are (4096 - d) / 4096
 GRADED_BITS = 8  # graded payload: 256 per float unit
 V_BITS = 2 * ACT_SHIFT  # membrane units: 4096 per float unit
 V_MAX = 2**23 - 1  # 24-bit membrane
+SD_BITS = 12  # fractional bits of a sigma-delta neuron's sum, activation and messages (4096 per float unit)
 
 
 def sm_shift(x: Any, bits: int) -> Any:

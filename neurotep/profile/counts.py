@@ -183,14 +183,15 @@ def count_run(run_dir: str | Path) -> RunCounts:
     spike_totals: dict[str, int] = {}
     graded_names: list[str] = []
     for p in graph.populations.values():
-        is_spiking = spiking_run and not graph.emits_graded(p.name, spiking_inputs=poisson)
-        if not is_spiking:
+        recorded = spiking_run and graph.sends_events(p.name, spiking_inputs=poisson)
+        if not recorded:
             kinds[p.name] = GRADED
             events[p.name] = np.full(p.size, full, dtype=np.int64)
             spike_totals[p.name] = 0
             graded_names.append(p.name)
             continue
-        kinds[p.name] = SPIKE
+        # spikes, or graded events (sigma-delta messages, a delta-coded input's changes): counted one by one
+        kinds[p.name] = GRADED if graph.emits_graded(p.name, spiking_inputs=poisson) else SPIKE
         key = f"per_neuron/{p.name}"
         if key in spikes:
             ev = _int_counts(spikes[key], f"{SPIKES_NPZ}[{key}]")
@@ -208,12 +209,15 @@ def count_run(run_dir: str | Path) -> RunCounts:
 
     pops = {p.name: PopulationCounts(p.name, p.model, p.size, kinds[p.name]) for p in graph.populations.values()}
     sample_ids = read_sample_ids(run, samples, path)
+    # a delta-coded run stops each sample at its exit step: its neurons update until then
+    exits = spikes.get("exit_step") if spikes is not None else None
+    steps_run = float(np.mean(exits)) if exits is not None else float(steps)
     gated: list[str] = []
     for name, c in pops.items():
         c.spikes = spike_totals[name] / samples
         c.events = float(np.sum(events[name])) / samples
         if graph.populations[name].model != "input":
-            c.membrane_updates = float(steps * c.neurons)
+            c.membrane_updates = steps_run * c.neurons
             p_open = gate_probability(graph.populations[name])
             if p_open < 1:
                 gated.append(f"{name} (gate {p_open:g})")
@@ -272,6 +276,10 @@ def count_run(run_dir: str | Path) -> RunCounts:
     if spiking_run:
         assumptions.append("synaptic operations of spikes are exact: per neuron, spikes x nonzero outgoing weights "
                            "(an AC each)")
+    if exits is not None:
+        assumptions.append(f"delta coding: sigma-delta messages and input changes are counted one by one (a MAC per "
+                           f"nonzero outgoing weight each); samples exit at a mean step {steps_run:.1f} of {steps} "
+                           "(nothing sent for the quiet steps), and neurons update every step until then")
     if any(d.delay >= 1 for d in dirs):
         assumptions.append("every emitted event is counted with its whole fan-out, also the events of the last "
                            "`delay` steps that the run ends before delivering")
@@ -279,7 +287,7 @@ def count_run(run_dir: str | Path) -> RunCounts:
         assumptions.append("toroidal buffers: per neuron and step K tap reads and one write; the taps' feedback is "
                            "counted as K synaptic operations per event (K delayed self-synapses, as Loihi would "
                            "express it), times the spatial kernel's nonzeros per row for an N-D buffer")
-    assumptions.append("neuron updates: every neuron of every non-input population is updated every step "
+    assumptions.append("neuron updates: every neuron of every non-input population is updated every step it runs "
                        "(steps x neurons), except where a probabilistic gate is closed; inference runs make no "
                        "learning updates")
     if gated:

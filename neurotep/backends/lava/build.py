@@ -30,6 +30,11 @@ def build(plan: LavaPlan, inputs: dict[str, np.ndarray], steps: int, record_dir:
             procs[spec.name] = cls(shape=spec.shape, name=spec.name, **spec.params, **spec.arrays)
         elif spec.kind == "sigma":
             procs[spec.name] = cls(shape=spec.shape)
+        elif spec.kind == "sigma_delta":
+            from lava.proc.sdn.process import ActivationMode
+
+            params = dict(spec.params, act_mode=ActivationMode(spec.params["act_mode"]))
+            procs[spec.name] = cls(shape=spec.shape, **params, **spec.arrays)
         elif spec.kind == "dense":
             procs[spec.name] = cls(weights=spec.arrays["weights"], name=spec.name, **spec.params)
         elif spec.kind in ("sparse", "delay_sparse"):

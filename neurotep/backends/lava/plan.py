@@ -10,6 +10,9 @@ Mapping (floating point; Lava's own processes wherever they express the model ex
   ``dv = 1 - beta``, ``vth = threshold``: Lava zeroes ``v`` within the step of a spike, which gives
   the same spike train as neurotep's delayed zero reset;
 * ``sigma`` (a graded integrator, the chip form's output layer) -> Lava's ``Sigma``;
+* ``sigma_delta`` (the delta form, :mod:`neurotep.graph.delta`) -> Lava's ``SigmaDelta`` with the
+  ReLU or unit activation, ``cum_error`` off and no exponents (float, or Lava's fixed model with
+  the integers of :func:`neurotep.quantize.quantize`); a ``Recorder`` counts its nonzero messages;
 * ``lif`` with subtractive reset, ``stochastic`` and rate units -> neurotep processes (Lava has no
   subtractive-reset LIF, no sigmoid-threshold stochastic neuron and no damped rate unit);
 * a connection with delay 1 -> ``Dense`` (one sample) or a block-diagonal ``Sparse`` (a batch run
@@ -119,6 +122,7 @@ _OURS = "neurotep.backends.lava.procs.processes."
 _NEURON_CLASS = {
     "lif": "lava.proc.lif.process.LIF",
     "sigma": "lava.proc.sdn.process.Sigma",
+    "sigma_delta": "lava.proc.sdn.process.SigmaDelta",
     "sub_lif": _OURS + "SubtractiveLIF",
     "stochastic": _OURS + "StochasticNeurons",
     "rate": _OURS + "RateUnits",
@@ -183,6 +187,13 @@ def compile_graph(graph: Graph, batch: int = 1, precision: str = "float", record
             procs.append(ProcSpec(name, "source", "lava.proc.io.source.RingBuffer", shape, population=p.name))
         elif p.model == "sigma":  # Lava's own Sigma (float and bit-accurate fixed models): out <- out + a_in
             procs.append(ProcSpec(name, "sigma", _NEURON_CLASS["sigma"], shape, population=p.name))
+        elif p.model == "sigma_delta":  # act_mode: Lava's ActivationMode (UNIT 0, RELU 1), as an int in the plan
+            qp = q.populations[p.name] if q is not None else None
+            procs.append(ProcSpec(name, "sigma_delta", _NEURON_CLASS["sigma_delta"], shape, population=p.name,
+                                  params=dict(vth=qp.vth if qp else float(p.param("threshold")),
+                                              act_mode=int(p.param("activation") == "relu"), cum_error=False,
+                                              spike_exp=0, state_exp=0),
+                                  arrays=dict(bias=np.tile(qp.bias, batch) if qp else bias)))
         elif q is not None and p.model == "lif":
             qp = q.populations[p.name]
             if qp.reset == "zero":  # Lava's own bit-accurate LIF
@@ -274,7 +285,8 @@ def compile_graph(graph: Graph, batch: int = 1, precision: str = "float", record
         size = graph.populations[pop].size
         kinds = plan.get(pop, frozenset())
         params = dict(batch=batch, size=size, readout=pop == out, readout_from=readout_from(graph, out), state="state" in kinds,
-                      raster="raster" in kinds and graph.populations[pop].model in ("lif", "stochastic", "input"))
+                      raster="raster" in kinds and graph.sends_events(pop, spiking_inputs),
+                      events=graph.emits_graded(pop, spiking_inputs) and graph.sends_events(pop, spiking_inputs))
         spec = by_name[holder[pop]]
         if spec.kind in ("sub_lif", "stochastic", "rate"):
             spec.params["record"] = params  # neurotep's processes count their own output: no extra process

@@ -60,7 +60,7 @@ def run_lava(graph: Graph, inputs: dict[str, np.ndarray], steps: int, sample_ids
 
 def _count_inputs(frames: np.ndarray, steps: int, raster: bool) -> dict:
     """Counts of input spikes the host generated (frames played cyclically), in the recorder's format."""
-    played = frames[np.arange(steps) % len(frames)] > 0  # (steps, B, N)
+    played = frames[np.arange(steps) % len(frames)] != 0  # (steps, B, N): spikes, or a delta input's changes
     counts = {"table": played.sum(2).astype(np.float64), "per_neuron": played.sum((0, 1)).astype(np.float64)}
     if raster:
         counts["raster"] = played
@@ -114,5 +114,6 @@ def _readout(graph: Graph, records: dict, steps: int, precision: str = "float") 
     if z is None or "acc" not in z:
         return None
     scale = 2.0 ** value_bits(graph, out, True) if precision == "fixed" else 1.0  # fixed point: graded integers
-    return {"mean": torch.as_tensor(z["acc"] / (max(steps - readout_from(graph, out), 1) * scale)),
+    span = 1 if "delta_form" in graph.meta else max(steps - readout_from(graph, out), 1)  # delta: the messages' sum
+    return {"mean": torch.as_tensor(z["acc"] / (span * scale)),
             "last": torch.as_tensor(z["last"] / scale)}

@@ -13,8 +13,8 @@ from neurotep.backends.torch.state import resolve_device
 from neurotep.backends.torch.wiring import is_diagonal
 from neurotep.graph.probes import recording_plan
 from neurotep.graph.retime import readout_from
-from neurotep.recording import Recording
-from neurotep.neurons import RingBuffer, sigma_step
+from neurotep.recording import EarlyExit, Recording
+from neurotep.neurons import RingBuffer, sigma_delta_step, sigma_step
 from neurotep import rng
 from neurotep.neurons.fixed import (lif_fixed_step, noise_fixed, rate_fixed_step, shift, stochastic_fixed_step,
                                    torus_fixed)
@@ -67,9 +67,11 @@ class FixedNetwork:
 
     def run(self, input_fn: Callable[[int], dict[str, torch.Tensor]], steps: int, batch: int, raster: bool = False,
             readout: str | None = None, spiking_inputs: bool = True,
-            sample_ids: torch.Tensor | None = None, last: bool = False):
+            sample_ids: torch.Tensor | None = None, last: bool = False, quiet: int | None = None):
         """``input_fn(t)`` gives integer input frames; returns the spike counts and the readout's
-        mean over the run in float units (and, with ``last``, its final value in float units)."""
+        mean over the run in float units (and, with ``last``, its final value in float units). A
+        delta-form graph reads out the sum of the output's messages and exits samples early with
+        ``quiet``, as :meth:`neurotep.backends.torch.network.TorchNetwork.run` does."""
         g, kw = self.g, dict(device=self.device_, dtype=torch.int64)
         ids = (torch.arange(batch, **kw) if sample_ids is None else sample_ids.to(**kw))[:, None] * self.n_total
         keyed = set(self.tables) | {k for k, p in self.q.populations.items() if p.gated or p.noise is not None}
@@ -77,6 +79,8 @@ class FixedNetwork:
         out = {p.name: torch.zeros(batch, p.size, **kw) for p in g.populations.values()}
         v = {k: torch.zeros(batch, g.populations[k].size, **kw) for k, p in self.q.populations.items()
              if p.model in ("lif", "stochastic")}
+        v.update({k: tuple(torch.zeros(batch, g.populations[k].size, **kw) for _ in range(3))
+                  for k, p in self.q.populations.items() if p.model == "sigma_delta"})  # (sigma, act, residue)
         rings = {k: RingBuffer(d, out[k]) for k, d in self.depth.items()}  # tap(j): the output of step t-1-j
         plan = recording_plan(g, spiking_inputs, raster)  # the graph's probes, or every spike-sending population
         counted = [p for p, k in plan.items() if "spikes" in k]
@@ -89,6 +93,8 @@ class FixedNetwork:
         states = {p: torch.zeros(steps, batch, g.populations[p].size, dtype=torch.float64, device=self.device_)
                   for p, k in plan.items() if "state" in k}
         acc, first = None, readout_from(g, readout)  # the step a re-timed graph's readout starts
+        graded = {p for p in counted if g.emits_graded(p, spiking_inputs)}  # events: nonzero messages
+        exits = EarlyExit(quiet, batch, steps, self.device_) if quiet else None
         for t in range(steps):
             new = dict(input_fn(t))
             for name, qp in self.q.populations.items():
@@ -109,6 +115,9 @@ class FixedNetwork:
                 gate = rng.gate_open(qp.seed, t, keys[name], qp.gate).to(torch.int64) if qp.gated else None
                 if qp.model == "sigma":
                     new[name] = sigma_step(a, out[name])  # Lava's Sigma: the integer sum of a_in
+                elif qp.model == "sigma_delta":
+                    new[name], *sd = sigma_delta_step(a, *v[name], self.bias[name], qp.vth, qp.activation)
+                    v[name] = tuple(sd)
                 elif qp.model == "lif":
                     new[name], v[name] = lif_fixed_step(a, v[name], out[name], qp.dv, qp.vth, self.bias[name], qp.reset)
                 elif qp.model == "stochastic":
@@ -124,19 +133,24 @@ class FixedNetwork:
                 ring.push(new[name])
             out = new
             for p in counted:
-                torch.sum(out[p], 1, out=table[p][t])
-                acc_bn[p] += out[p]
+                e = (out[p] != 0).to(torch.int64) if p in graded else out[p]
+                torch.sum(e, 1, out=table[p][t])
+                acc_bn[p] += e
                 if p in rasters:
-                    rasters[p][t] = out[p] > 0
+                    rasters[p][t] = e > 0
             for p, s in states.items():  # in float units
                 s[t] = out[p].double() / 2 ** value_bits(g, p, spiking_inputs)
             if readout is not None and t >= first:
                 acc = out[readout] if acc is None else acc + out[readout]
+            if exits is not None and exits.update(t, sum(table[p][t] for p in counted)):
+                break
         rec = Recording(per_step={p: table[p].sum(1) for p in counted},
                         per_neuron={p: acc_bn[p].sum(0).double() for p in counted},
-                        per_sample={p: table[p].sum(0).double() for p in counted}, raster=rasters, state=states)
+                        per_sample={p: table[p].sum(0).double() for p in counted}, raster=rasters, state=states,
+                        exit_step=None if exits is None else exits.step)
         scale = 2 ** value_bits(g, readout, spiking_inputs) if readout is not None else 1
-        mean = acc.double() / (max(steps - first, 1) * scale) if acc is not None else None
+        span = 1 if "delta_form" in g.meta else max(steps - first, 1)  # delta: the messages' sum is the value
+        mean = acc.double() / (span * scale) if acc is not None else None
         if last:
             return rec, mean, (out[readout].double() / scale if readout is not None else None)
         return rec, mean

@@ -27,9 +27,9 @@ from neurotep.graph.nodes import circulant_1d
 from neurotep.graph.probes import recording_plan
 from neurotep.graph.retime import readout_from
 from neurotep.graph.stages import frames_of
-from neurotep.neurons import RingBuffer, rate_step, sigma_step, stochastic_step
+from neurotep.neurons import RingBuffer, rate_step, sigma_delta_step, sigma_step, stochastic_step
 from neurotep.neurons.rate import noise_scale
-from neurotep.recording import Recording
+from neurotep.recording import EarlyExit, Recording
 from neurotep.backends.torch.state import Nudge, SimState, resolve_device
 from neurotep.backends.torch.accumulate import (EVENT_MIN_SOURCES, SEPARABLE_MIN_NEURONS, SPARSE_MAX_DENSITY,
                                                 SeparableKernel, sparse_weights, uses_events)
@@ -178,6 +178,8 @@ class TorchNetwork(torch.nn.Module):
             hist[p.name] = RingBuffer(self.history_depth[p.name], x)
             if p.model in SPIKING_MODELS:
                 v[p.name] = torch.zeros(batch, p.size, device=self.device_, dtype=self.dtype)
+            elif p.model == "sigma_delta":  # (sigma, act, residue)
+                v[p.name] = tuple(torch.zeros(batch, p.size, device=self.device_, dtype=self.dtype) for _ in range(3))
         return SimState(0, out, v, hist)
 
     def static_drive(self, inputs: dict[str, torch.Tensor], weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -223,7 +225,7 @@ class TorchNetwork(torch.nn.Module):
             if active is not None and name not in active:
                 new[name] = st.out[name]
                 continue
-            u = input_current(self, st, name, new, weights, drive)
+            u = input_current(self, st, name, new, weights, drive, bias=pop.model != "sigma_delta")
             if nudge is not None and nudge.population == name:
                 u = u - nudge.beta * (st.out[name] - nudge.target)
             gate = self._gate(pop, st.t, sample_ids, u.shape[0]) if gates else None
@@ -232,6 +234,10 @@ class TorchNetwork(torch.nn.Module):
                 new[name] = rate_step(pop.model, u, st.out[name], float(pop.param("damping")), gate, noise)
             elif pop.model == "sigma":
                 new[name] = sigma_step(u, st.out[name])
+            elif pop.model == "sigma_delta":
+                new[name], *sd = sigma_delta_step(u, *st.v[name], self.biases[name] if name in self.biases else 0.0,
+                                                  float(pop.param("threshold")), pop.param("activation"))
+                v_new[name] = tuple(sd)
             elif pop.model == "lif":
                 spk, v_new[name] = self._leaky[name](u, st.v[name])
                 new[name] = spk.to(self.dtype)  # snnTorch's spike function always returns float32
@@ -371,6 +377,7 @@ class TorchNetwork(torch.nn.Module):
         raster: bool = False,
         readout: str | None = None,
         spiking_inputs: bool = True,
+        quiet: int | None = None,
     ) -> tuple[SimState, Recording, torch.Tensor | None]:
         """Run ``steps`` steps with per-step inputs ``input_fn(t)``, recording what the graph's
         probes ask for (:func:`neurotep.graph.probes.recording_plan`; without probes, the spikes of
@@ -378,7 +385,9 @@ class TorchNetwork(torch.nn.Module):
         says they are spike trains). Returns the final state, the :class:`Recording` and, when
         ``readout`` names a population, the mean of its output over the run (what spiking
         inference decodes; in a re-timed graph from the step its first input arrives:
-        :func:`neurotep.graph.retime.readout_from`).
+        :func:`neurotep.graph.retime.readout_from`). A delta-form graph's readout is the sum of the
+        output's messages (its activation), and with ``quiet`` a sample exits once nothing was sent
+        for ``quiet`` steps (:func:`neurotep.recording.EarlyExit`); the run stops when all have.
         """
         st = self.init_state(batch)
         plan = recording_plan(self.graph, spiking_inputs, raster)
@@ -395,13 +404,15 @@ class TorchNetwork(torch.nn.Module):
         rasters = {p: torch.zeros(steps, batch, size[p], device=self.device_, dtype=torch.bool)
                    for p in spiking if "raster" in plan[p]}
         acc, first = None, readout_from(self.graph, readout)
+        graded = {p for p in spiking if self.graph.emits_graded(p, spiking_inputs)}  # events: nonzero messages
+        exits = EarlyExit(quiet, batch, steps, self.device_) if quiet else None
         with torch.no_grad():
             weights = self._inference_kernels(spiking_inputs)
             try:
                 for t in range(steps):
                     st = self.step(st, input_fn(t), weights, sample_ids=sample_ids)
                     for p in spiking:
-                        s = st.out[p]
+                        s = (st.out[p] != 0).to(self.dtype) if p in graded else st.out[p]
                         torch.sum(s, 1, out=table[p][t])
                         acc_bn[p] += s
                         if p in rasters:
@@ -410,6 +421,8 @@ class TorchNetwork(torch.nn.Module):
                         v[t] = st.out[p]
                     if readout is not None and t >= first:
                         acc = st.out[readout] if acc is None else acc + st.out[readout]
+                    if exits is not None and exits.update(t, sum(table[p][t] for p in spiking)):
+                        break
             finally:  # the kernels hold this run's weights: later steps (e.g. training) must not see them
                 self._events, self._csr = {}, {}
         rec = Recording(
@@ -418,5 +431,8 @@ class TorchNetwork(torch.nn.Module):
             per_sample={p: table[p].sum(0, dtype=torch.float64) for p in spiking},
             raster=rasters,
             state=states,
+            exit_step=None if exits is None else exits.step,
         )
+        if acc is not None and "delta_form" in self.graph.meta:
+            return st, rec, acc
         return st, rec, (acc / max(steps - first, 1) if acc is not None else None)

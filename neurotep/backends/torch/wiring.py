@@ -18,8 +18,10 @@ if TYPE_CHECKING:  # annotations only: the network calls into this module
     from neurotep.backends.torch.network import TorchNetwork
 
 
-def input_current(net: TorchNetwork, st: SimState, name: str, new: dict, weights: dict, drive: dict | None) -> torch.Tensor:
-    """Synaptic input + toroidal buffer feedback + bias of population ``name`` at this step.
+def input_current(net: TorchNetwork, st: SimState, name: str, new: dict, weights: dict, drive: dict | None,
+                  bias: bool = True) -> torch.Tensor:
+    """Synaptic input + toroidal buffer feedback + bias of population ``name`` at this step
+    (``bias=False``: without it, for a neuron that adds its bias after integrating, SigmaDelta).
 
     Without ``drive`` the terms are added in Lava's order: the incoming connections in graph
     order, then the buffer (a Lava InPort sums its connections in that order), then the bias (the
@@ -46,7 +48,7 @@ def input_current(net: TorchNetwork, st: SimState, name: str, new: dict, weights
         taps, kernel = weights.get(f"torus:{name}") or net.torus_weights()[name]
         fb = torus_feedback(st.hist[name], taps, kernel)
         u = fb if u is None else u + fb
-    if drive is None and name in net.biases:
+    if bias and drive is None and name in net.biases:
         u = net.biases[name] if u is None else u + net.biases[name]
     if u is None:
         u = torch.zeros_like(st.out[name])

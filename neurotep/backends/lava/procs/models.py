@@ -38,20 +38,22 @@ class Counter:
         self.raster = np.zeros((self.steps, self.b, self.n), dtype=bool) if p.get("raster") else None
         self.state = np.zeros((self.steps, self.b, self.n)) if p.get("state") else None  # a "state" probe
         self.last = None
+        self.events = bool(p.get("events"))  # graded messages: count the nonzero ones
 
     def add(self, x: np.ndarray, time_step: int) -> None:
         x = x.reshape(self.b, self.n)
         t = time_step - 1
         if t < self.steps:
-            self.table[t] = x.sum(1)
-            self.per_neuron += x.sum(0)
+            e = x != 0 if self.events else x
+            self.table[t] = e.sum(1)
+            self.per_neuron += e.sum(0)
             if self.acc is not None:
                 if t >= self.first:
                     self.acc += x
                 if time_step == self.steps:  # the readout's final values (x may be a reused buffer)
                     self.last = x.copy()
             if self.raster is not None:
-                self.raster[t] = x > 0
+                self.raster[t] = x != 0
             if self.state is not None:
                 self.state[t] = x
         if time_step == self.steps:

@@ -98,13 +98,14 @@ class ToroidalBuffer(AbstractProcess):
 class Recorder(AbstractProcess):
     """Counts what a population emits, per step, per sample and per neuron; for a readout it also
     sums its values over time and keeps the last ones; with ``raster`` it keeps every spike, with
-    ``state`` every value (a "state" probe). It writes its arrays to ``path`` at step ``steps``: ``Var.get`` moves data element by element
+    ``state`` every value (a "state" probe); with ``events`` (graded messages, SigmaDelta) it counts
+    the nonzero values. It writes its arrays to ``path`` at step ``steps``: ``Var.get`` moves data element by element
     (~25 us each), which would dominate a run."""
 
     def __init__(self, *, shape: tuple[int, ...], batch: int, size: int, readout: bool, steps: int, path: str,
-                 raster: bool = False, state: bool = False, readout_from: int = 0) -> None:
+                 raster: bool = False, state: bool = False, readout_from: int = 0, events: bool = False) -> None:
         super().__init__(shape=shape, batch=batch, size=size, readout=readout, steps=steps, path=path, raster=raster,
-                         state=state, readout_from=readout_from)
+                         state=state, readout_from=readout_from, events=events)
         self.s_in = InPort(shape=shape)
 
 
