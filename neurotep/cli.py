@@ -282,6 +282,40 @@ def cmd_demo(args) -> None:
     demo(out=args.out, epochs=args.epochs, device=args.device, retrain=args.retrain, overwrite=args.overwrite)
 
 
+def _float_list(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        vals = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, got {text!r}") from None
+    if any(v < 1 for v in vals):
+        raise argparse.ArgumentTypeError(f"step counts must be >= 1, got {text!r}")
+    return vals
+
+
+def cmd_frontier(args) -> None:
+    from neurotep.data import load_dataset
+    from neurotep.frontier import POISSON_STEPS, THRESHOLDS, frontier, summary_line
+    from neurotep.graph.delta import check_threshold
+    from neurotep.outputs import output_dir
+
+    thresholds = [check_threshold(t) for t in (args.thresholds or THRESHOLDS)]  # before --out is claimed
+    with output_dir(args.out, command="frontier", inputs=[args.model_dir, _graph_path(args.model_dir), args.data_path],
+                    overwrite=args.overwrite) as tmp:
+        graph = load_model(args.model_dir)
+        data = load_dataset(args.dataset, args.data_path)
+        doc = frontier(graph, data, Path(tmp), thresholds, args.steps or POISSON_STEPS, samples=args.samples,
+                       progress=(lambda m: None) if args.json else (lambda m: print(m, file=sys.stderr)))
+    _print(doc, args.json, [summary_line(doc), f"table: {Path(args.out) / 'frontier.md'}, plot: "
+                            f"{Path(args.out) / 'frontier.png'}, one run directory per point in {Path(args.out) / 'runs'}"])
+
+
 def cmd_compare(args) -> None:
     from neurotep.compare import compare
 
@@ -411,6 +445,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", type=_device, default="cpu")
     s.add_argument("--retrain", action="store_true", help="train even if a cached model exists")
     s.set_defaults(fn=cmd_demo)
+
+    s = sub.add_parser("frontier", help="accuracy against synaptic operations, energy and latency: rate, delta "
+                                        "coding at several thresholds, Poisson spiking at several step counts")
+    s.add_argument("model_dir")
+    s.add_argument("--out", required=True, help="folder to write (frontier.json, .md, .png, runs/): new, empty, or see --overwrite")
+    s.add_argument("--overwrite", action="store_true", help="replace DIR when it holds an earlier neurotep output")
+    s.add_argument("--thresholds", type=_float_list, default=None,
+                   help="delta thresholds, comma-separated (default 0.005,0.01,0.02,0.05,0.1,0.2)")
+    s.add_argument("--steps", type=_int_list, default=None, help="Poisson step counts, comma-separated (default 50,100,200)")
+    s.add_argument("--samples", type=_whole(1), default=None, help="test (and training) samples per point (default: all)")
+    s.add_argument("--dataset", default="digits")
+    s.add_argument("--data-path", default=None)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(fn=cmd_frontier)
 
     s = sub.add_parser("compare", help="train variants on digits and report them side by side (rate, spiking, energy)")
     s.add_argument("variants", nargs="*", help="variant names (default: every variant, see `neurotep variants`)")

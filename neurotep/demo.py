@@ -4,7 +4,10 @@ Trains the base TorEqProp model on the digits set with EqProp (or reuses the mod
 output folder when it was trained with the same settings), then runs it on the test split in its
 rate mode and in its spiking mode, on the torch path and on Lava's Loihi 2 simulator (in floating
 and fixed point, and the fixed-point chip form made of Loihi 2 library classes only, see
-:mod:`neurotep.graph.chip`), profiles the Lava runs for Loihi 2 and for the dense GPU baseline, and
+:mod:`neurotep.graph.chip`), measures the accuracy-energy-latency frontier
+(:mod:`neurotep.frontier`) and runs the event-efficient network it chooses on the training split
+(the delta form: Lava's SigmaDelta neurons, the input sent once, early exit; :mod:`neurotep.graph.delta`)
+on Lava in fixed point, profiles the Lava runs for Loihi 2 and for the dense GPU baseline, and
 writes everything, with a report (report.md, self-contained report.html, figures), to one folder it
 names at the end.
 """
@@ -16,6 +19,7 @@ from pathlib import Path
 
 from neurotep.data import load_digits_split
 from neurotep.errors import ModelFileError
+from neurotep.frontier import frontier, summary_line
 from neurotep.graph import load_graph, save_graph
 from neurotep.learning.train import train
 from neurotep.outputs import output_dir, write_json
@@ -55,36 +59,54 @@ def demo(out: str = "runs/demo", epochs: int = 40, device: str = "cpu", retrain:
 def _demo(out_dir: Path, tmp: Path, epochs: int, device: str, retrain: bool, seed: int) -> tuple[dict, dict]:
     data = load_digits_split()
     graph = None if retrain else cached_model(out_dir / "model", epochs, seed)
-    print(f"[1/5] {'reusing the cached model in ' + str(out_dir / 'model') if graph else 'training the base TorEqProp model on digits by EqProp'}")
+    print(f"[1/7] {'reusing the cached model in ' + str(out_dir / 'model') if graph else 'training the base TorEqProp model on digits by EqProp'}")
     history = None
     if graph is None:
         result = train(base.build(n_in=data.n_features, n_out=data.n_classes, seed=seed), data, epochs=epochs,
                        seed=seed, device=device)
         graph, history = result.graph, result.history
-    print("[2/5] running the rate mode on the test split")
+    print("[2/7] running the rate mode on the test split")
     rate = run_model(graph, data, device=device)
-    print("[3/5] running the spiking mode (integrate-and-fire neurons, Poisson input) on the test split")
+    print("[3/7] running the spiking mode (integrate-and-fire neurons, Poisson input) on the test split")
     spiking = run_model(graph, data, spiking=True, device=device)
-    print("[4/5] running the same spiking network on Lava's Loihi 2 simulator (Loihi2SimCfg)")
+    print("[4/7] running the same spiking network on Lava's Loihi 2 simulator (Loihi2SimCfg)")
     lava = run_model(graph, data, spiking=True, backend="lava", raster=True)
     print("      and in fixed point (Loihi 2 bit widths)")
     lava_fixed = run_model(graph, data, spiking=True, backend="lava", precision="fixed")
     print("      and its chip form (Lava library classes with Loihi 2 neuro-core models, fixed point)")
     lava_chip = run_model(graph, data, spiking=True, backend="lava", precision="fixed", form="chip")
     same = all(lava.summary["populations"][p]["spikes"] == v["spikes"] for p, v in spiking.summary["populations"].items())
+    print("[5/7] the accuracy-energy-latency frontier: rate, delta coding, Poisson spiking (the point chosen on the "
+          "training split)")
+    front = frontier(graph, data, tmp / "frontier", progress=lambda m: print("      " + m.removeprefix("frontier: ")))
+    chosen = next((p for p in front["points"] if p["name"] == front["chosen"]), None)
     summary = dict(variant=graph.meta["variant"], dataset=data.name, training=graph.meta.get("training", {}),
                    rate=rate.summary, spiking=spiking.summary, lava=lava.summary, lava_fixed=lava_fixed.summary,
-                   lava_chip=lava_chip.summary, lava_spikes_identical=same)
+                   lava_chip=lava_chip.summary, lava_spikes_identical=same, frontier=summary_line(front))
+    runs = [("rate", rate), ("spiking", spiking), ("lava", lava), ("lava-fixed", lava_fixed), ("lava-chip", lava_chip)]
+    if chosen is not None:
+        print(f"[6/7] the event-efficient network (delta coding, threshold {chosen['threshold']:g}) on Lava in fixed point: "
+              "SigmaDelta neurons")
+        # as many steps as the emulator's last sample took to exit: after it, nothing is sent
+        delta = run_model(graph, data, backend="lava", encoding="delta", threshold=chosen["threshold"], precision="fixed",
+                          steps=int(chosen["max_steps"]))
+        emulated = json.loads((Path(chosen["run_dir"]) / "run.json").read_text())
+        summary["lava_delta"] = delta.summary
+        summary["lava_delta_identical"] = all(emulated["populations"][p]["spikes"] == v["spikes"]
+                                              for p, v in delta.summary["populations"].items())
+        summary["lava_delta_vs_rate"] = dict(synaptic_ops=chosen["synaptic_ops"], rate_dense_macs=front["rate_dense_macs"])
+        runs.append(("lava-delta", delta))
+    else:
+        print("[6/7] no delta threshold keeps the rate model's training accuracy: the event-efficient run is skipped")
     save_graph(graph, tmp / "model")
     if history:
         write_json(tmp / "history.json", history)
-    for mode, res in (("rate", rate), ("spiking", spiking), ("lava", lava), ("lava-fixed", lava_fixed),
-                      ("lava-chip", lava_chip)):
+    for mode, res in runs:
         doc = save_run(res, tmp / mode)
         if mode == "lava-chip":
             summary["lava_chip"]["neuro_core_fraction"] = doc["cores"]["loihi2"].get("neuro_core_fraction")
     write_json(tmp / "summary.json", summary)
-    print("[5/5] profiling the spiking runs for Loihi 2 and the dense GPU baseline, writing the report")
+    print("[7/7] profiling the spiking runs for Loihi 2 and the dense GPU baseline, writing the report")
     energy = {hw: write_profile_doc(tmp / "lava", hw) for hw in ("gpu-dense", "loihi2")}
     for hw in energy:
         for mode in ("spiking", "lava-fixed"):
@@ -92,14 +114,18 @@ def _demo(out_dir: Path, tmp: Path, epochs: int, device: str, retrain: bool, see
     # The chip form only for Loihi 2: the GPU baseline prices the model as trained. NeuroBench's
     # dense count takes every entry of the chip form's diagonal buffer taps (4 x 256 x 256 a step).
     write_profile(tmp / "lava-chip", "loihi2")
+    if chosen is not None:  # likewise the delta form (its buffer taps are connections)
+        write_profile(tmp / "lava-delta", "loihi2")
     return summary, energy
 
 
 def _report_and_print(out_dir: Path, summary: dict, energy: dict) -> None:
     spiking, lava, lava_fixed = summary["spiking"], summary["lava"], summary["lava_fixed"]
     same = summary["lava_spikes_identical"]
-    write_report([out_dir / "spiking", out_dir / "lava", out_dir / "lava-fixed", out_dir / "lava-chip"],
-                 out_dir / "report")  # atomic; real paths
+    delta = summary.get("lava_delta")
+    write_report([out_dir / "spiking", out_dir / "lava", out_dir / "lava-fixed", out_dir / "lava-chip"]
+                 + ([out_dir / "lava-delta"] if delta else []), out_dir / "report",
+                 frontier=out_dir / "frontier")  # atomic; real paths
     hidden = [p for p, v in spiking["populations"].items() if v["model"] == "lif"]
     rate_h = sum(spiking["populations"][p]["spikes_per_neuron_per_step"] for p in hidden) / max(len(hidden), 1)
     print()
@@ -114,7 +140,17 @@ def _report_and_print(out_dir: Path, summary: dict, energy: dict) -> None:
     frac = chip.get("neuro_core_fraction") or {}
     print(f"  on Lava, fixed, chip form   : {chip['test_accuracy']:.4f}  ({chip['spikes_total']} spikes in all; "
           f"{frac.get('neurons', 0):.0%} of neurons, {frac.get('synapses', 0):.0%} of synapses on neuro-core classes)")
+    if delta:
+        ops = summary["lava_delta_vs_rate"]
+        print(f"  delta coding on Lava, fixed : {delta['test_accuracy']:.4f}  (threshold {delta['delta']['threshold']:g}, "
+              f"{'identical' if summary['lava_delta_identical'] else 'DIFFERENT'} messages to the emulator, "
+              f"{ops['synaptic_ops']:,.0f} synaptic ops per inference = 1/{ops['rate_dense_macs'] / ops['synaptic_ops']:.0f} "
+              f"of the rate model's dense MACs, exit at step {delta['delta']['mean_exit_step']:.1f} on average)")
+    print(f"  {summary['frontier']}")
     for hw, doc in energy.items():
-        print(f"  energy per inference, {doc['hardware_title']:<30}: {doc['energy_joules'] * 1e6:.2f} uJ")
+        print(f"  energy per inference, {doc['hardware_title']:<30}: {doc['energy_joules'] * 1e6:.2f} uJ (Poisson spiking run)")
+    if delta:
+        doc = json.loads((out_dir / "lava-delta" / "profile-loihi2.json").read_text())
+        print(f"  energy per inference, {doc['hardware_title']:<30}: {doc['energy_joules'] * 1e6:.2f} uJ (delta-coded run)")
     print(f"  report: {(out_dir / 'report' / 'report.html').resolve()}")
     print(f"  trained in {summary['training'].get('train_seconds', 0):.1f} s; results written to {out_dir.resolve()}")

@@ -24,6 +24,12 @@ def test_demo_trains_runs_on_both_backends_and_reuses_its_model(tmp_path, capsys
                 "report/report.md", "report/report.html", "report/comparison-scatter.png", "report/lava-raster.png"):
         assert (out / sub).exists(), sub
     assert json.loads((out / "summary.json").read_text())["lava_spikes_identical"] is True
+    # the event-efficient network: the frontier's chosen delta threshold, on Lava's SigmaDelta
+    delta = summary["lava_delta"]
+    assert delta["encoding"] == "delta" and delta["precision"] == "fixed" and summary["lava_delta_identical"] is True
+    assert summary["lava_delta_vs_rate"]["synaptic_ops"] < summary["lava_delta_vs_rate"]["rate_dense_macs"]
+    for sub in ("frontier/frontier.json", "frontier/frontier.png", "lava-delta/profile-loihi2.json", "report/frontier.png"):
+        assert (out / sub).exists(), sub
     profile = json.loads((out / "lava" / "profile-loihi2.json").read_text())
     assert profile["hardware"] == "loihi2" and profile["energy_joules"] > 0 and profile["constants"]
     html = (out / "report" / "report.html").read_text()

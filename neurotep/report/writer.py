@@ -388,8 +388,31 @@ def _comparison_section(doc: Doc, runs: list[RunData], out: Path, images: dict[s
         doc.p(f"Not in the scatter (rate mode or no spike counts): {', '.join(f'`{n}`' for n in rate)}.")
 
 
-def build(runs: list[RunData], out: Path) -> tuple[Doc, dict[str, Path]]:
-    """The report's blocks; figures and NIR files are written to ``out`` on the way."""
+def _frontier_section(doc: Doc, folder: Path, out: Path, images: dict[str, Path]) -> None:
+    """The accuracy-energy-latency frontier that ``neurotep frontier`` wrote to ``folder``."""
+    data = read_json(folder / "frontier.json")
+    if not isinstance(data, dict) or not isinstance(data.get("points"), list):
+        raise NeurotepError(f"{folder / 'frontier.json'}: not a frontier written by `neurotep frontier`")
+    doc.h(2, "Accuracy, energy and latency", "frontier")
+    doc.p(f"`neurotep frontier` on {data.get('variant')} ({data.get('samples')} test samples): the rate model computes "
+          f"{_num(data.get('rate_dense_macs'))} dense multiply-accumulates per inference. The point used is chosen on "
+          f"the training split only: {data.get('rule')}. Chosen: **{data.get('chosen') or 'none'}**.")
+    doc.table(["point", "test accuracy", "train accuracy", "synaptic ops / inference", "vs rate dense MACs",
+               "Loihi 2 energy / inference", "latency (steps)"],
+              [[p["name"] + (" (chosen)" if p["name"] == data.get("chosen") else ""), _acc(p["test_accuracy"]),
+                _acc(p["train_accuracy"]) if p.get("train_accuracy") is not None else "–", _num(p["synaptic_ops"]),
+                f"1/{1 / p['ops_vs_rate_dense']:.1f}", format_energy(p["loihi2_joules"]), _num(p["latency_steps"])]
+               for p in data["points"]], numeric={1, 2, 3, 4, 5, 6})
+    if (folder / "frontier.png").is_file():
+        shutil.copyfile(folder / "frontier.png", out / "frontier.png")
+        images["frontier.png"] = out / "frontier.png"
+        doc.img("frontier.png", "Test accuracy against synaptic operations and against Loihi 2 energy per inference; "
+                                "latency in steps beside each point; the chosen point ringed")
+
+
+def build(runs: list[RunData], out: Path, frontier: Path | None = None) -> tuple[Doc, dict[str, Path]]:
+    """The report's blocks; figures and NIR files are written to ``out`` on the way; ``frontier``:
+    a folder written by ``neurotep frontier``, shown as its own section."""
     from neurotep import __version__
 
     doc, images = Doc(), {}
@@ -402,6 +425,8 @@ def build(runs: list[RunData], out: Path) -> tuple[Doc, dict[str, Path]]:
                 ", ".join(p.title for p in r.profiles) or "none"] for r in runs])
     if len(runs) > 1:
         _comparison_section(doc, runs, out, images)
+    if frontier is not None:
+        _frontier_section(doc, Path(frontier), out, images)
     for r in runs:
         doc.h(2, f"Run `{r.name}`", f"run-{r.slug}")
         doc.p(f"Directory: `{r.path}`.")
@@ -415,16 +440,16 @@ def build(runs: list[RunData], out: Path) -> tuple[Doc, dict[str, Path]]:
     return doc, images
 
 
-def write_report(run_dirs: list[Path], out_dir: Path, overwrite: bool = False) -> Path:
-    """Write the report of ``run_dirs`` into ``out_dir`` (a new or empty directory, or with
-    ``overwrite`` an earlier neurotep output) and return the path of its ``report.md``;
-    ``report.html`` beside it is self-contained."""
+def write_report(run_dirs: list[Path], out_dir: Path, overwrite: bool = False, frontier: Path | None = None) -> Path:
+    """Write the report of ``run_dirs`` (and a ``neurotep frontier`` folder) into ``out_dir`` (a
+    new or empty directory, or with ``overwrite`` an earlier neurotep output) and return the path
+    of its ``report.md``; ``report.html`` beside it is self-contained."""
     out_dir = Path(out_dir)
     check_output_dir(out_dir, command="report", inputs=run_dirs, overwrite=overwrite)  # before reading the runs
     runs = load_runs([Path(p) for p in run_dirs])
     try:
         with output_dir(out_dir, command="report", inputs=run_dirs, overwrite=overwrite) as tmp:
-            doc, images = build(runs, tmp)
+            doc, images = build(runs, tmp, frontier)
             (tmp / REPORT_MD).write_text(render_md(doc), encoding="utf-8")
             title = next(b[2] for b in doc.blocks if b[0] == "h")
             (tmp / REPORT_HTML).write_text(render_html(doc, title, {k: v.read_bytes() for k, v in images.items()}),
