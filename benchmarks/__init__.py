@@ -5,4 +5,4 @@ its measured figures; the runner adds the environment and writes ``benchmarks/re
 (``<name>.quick.json`` for ``--quick`` runs). See ``benchmarks/README.md``.
 """
 
-BENCHMARKS = ("accuracy", "gradient", "memory", "spiking", "step_time", "emulator", "lava_step_time", "lava_recording", "lava_accuracy", "mstep", "htsep", "difftor", "tpeqprop", "tepssr", "mnist1d", "sweep")
+BENCHMARKS = ("accuracy", "gradient", "memory", "spiking", "step_time", "emulator", "lava_step_time", "lava_recording", "lava_accuracy", "mstep", "htsep", "difftor", "tpeqprop", "tepssr", "mnist1d", "sweep", "frontier")

@@ -39,3 +39,14 @@ def test_quick_mnist1d_and_sweep_benchmarks(quick_benchmark):
     out, res = quick_benchmark("sweep")
     assert res["trials"] == 1 and res["back_to_back_seconds"] > 0 and res["sweep_seconds"] > 0
     assert res["summary"][0]["variant"] == "toreqprop" and 0 < res["summary"][0]["test_accuracy_mean"] <= 1
+
+
+@pytest.mark.slow
+def test_quick_frontier_benchmark(quick_benchmark):
+    out, res = quick_benchmark("frontier")
+    assert set(res["models"]) == {"toreqprop", "htsep"}
+    for doc in res["models"].values():
+        names = [p["name"] for p in doc["points"]]
+        assert names == ["rate", "delta-0.05", "delta-0.2", "poisson-20"]
+        assert all(p["synaptic_ops"] > 0 and p["loihi2_joules"] > 0 for p in doc["points"])
+    assert (ROOT / res["plot"]).exists()

@@ -24,7 +24,7 @@ The rewrite, recorded in ``meta["delta_form"]``:
 * **damping and probabilistic gates are dropped**: a SigmaDelta unit takes its activation at once (``s = f(u)``), the
   synchronous iteration of the same fixed-point equation ``s = f(W s + b)``, so the equilibria
   (and EqProp's gradient, which lives there) are the model's, while the path to them is shorter.
-  That it converges is measured, not assumed (``docs/claims.md``, rows D-E).
+  That it converges is measured, not assumed (``docs/claims.md``, rows F1-F3).
 
 The readout of the output population is the sum of its messages, i.e. its activation to within
 ``threshold``; a hard-sigmoid output is read from its ReLU half (the same order, ties at 1 broken).
