@@ -139,3 +139,24 @@ def test_measured_sits_beside_the_model(rate_run, tmp_path, capsys):
     assert main(["profile", str(rate_run), "--hardware", "gpu-rate", "--measured", str(bad)]) == 2
     assert main(["profile", str(rate_run), "--hardware", "gpu-dense", "--measured", str(m)]) == 2
     assert "use it with --hardware gpu-rate" in capsys.readouterr().err
+
+
+def test_report_puts_loihi2_and_gpu_side_by_side(tiny_run, rate_run, tmp_path):
+    from neurotep.report.writer import write_report
+
+    pops = {"x": {"neurons": 3, "model": "input"}, "h": {"neurons": 2, "model": "lif"}, "y": {"neurons": 2, "model": "linear"}}
+    for d in (tiny_run, rate_run):
+        run = json.loads((d / "run.json").read_text())
+        (d / "run.json").write_text(json.dumps({**run, "populations": pops}))
+    write_profile(tiny_run, "loihi2")  # no --baseline: the report pairs it with the gpu-rate run itself
+    write_profile(rate_run, "gpu-rate", measured=_measurement(tmp_path / "m.json"))
+    md = write_report([tiny_run, rate_run], tmp_path / "rep").read_text()
+    sec = md[md.index("## Energy: Loihi 2 against the GPU"):]
+    loihi = json.loads((tiny_run / "profile-loihi2.json").read_text())["energy_range_joules"]
+    from neurotep.report.figures import format_energy
+
+    assert f"{format_energy(loihi['low'])} – {format_energy(loihi['high'])}" in sec
+    assert "measured on NVIDIA H100 80GB HBM3 (2026-12-06) | NVML | 1 | 2 mJ | 400 µJ" in sec
+    assert "**Conclusion (`run` against `rate`):** At batch 1" in sec and "The 10x goal at both ends is" in sec
+    assert "Meyer et al., arXiv 2409.15022" in sec and "Blouw et al., arXiv 1812.01739" in sec
+    assert "value (low – high)" in md  # the constants table shows both ends
