@@ -118,6 +118,10 @@ def test_cli_baseline_and_bad_baseline(tiny_run, rate_run, capsys):
     assert main(["profile", str(tiny_run), "--baseline", str(tiny_run)]) == 2  # a spiking run is no GPU baseline
     assert "needs a rate-mode run" in capsys.readouterr().err
     assert not (tiny_run / "profile.json").exists()
+    assert main(["profile", str(tiny_run), "--hardware", "45nm", "--baseline", str(rate_run)]) == 2
+    assert "use it with --hardware loihi2 or loihi, not 45nm" in capsys.readouterr().err
+    assert main(["profile", str(tiny_run), "--hardware", "loihi"]) == 0
+    assert "conclusion: none without a GPU baseline" in capsys.readouterr().out
 
 
 def _measurement(path, **over):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 from neurotep.profile.energy import HARDWARE, check_hardware, write_profile
+from neurotep.profile.verdict import CHIPS
 
 
 def add_parser(subparsers):
@@ -57,6 +58,8 @@ def _energy_lines(doc: dict) -> list[str]:
                   f" (dynamic {_joules(v['dynamic_energy_per_inference_joules'])})" for b, v in m["batches"].items()]
     if doc.get("conclusion"):
         lines.append(f"  conclusion: {doc['conclusion']}")
+    elif doc["hardware"] in CHIPS:
+        lines.append("  conclusion: none without a GPU baseline (add --baseline RATE_RUN, a rate-mode run of this model)")
     return lines
 
 

@@ -38,7 +38,7 @@ from neurotep.profile.gpu_rate import gpu_rate, read_measurement
 from neurotep.profile.ledger import Ledger
 from neurotep.profile.neurobench import neurobench_metrics
 from neurotep.profile.rundir import OLD_RUN, read_cores
-from neurotep.profile.verdict import compare
+from neurotep.profile.verdict import CHIPS, compare
 
 __all__ = ["HARDWARE", "check_hardware", "load_energy_model", "profile_run", "write_profile"]
 PROFILE_JSON = "profile.json"
@@ -237,6 +237,9 @@ def profile_run(run_dir: str | os.PathLike, hardware: str = "loihi2", baseline: 
         **extra,
     }
     if baseline is not None:
+        if hardware not in CHIPS:
+            raise ProfileError(f"--baseline compares a neuromorphic chip with the GPU rate model: use it with --hardware "
+                               f"{' or '.join(CHIPS)}, not {hardware}")
         doc["comparison"] = compare(doc, profile_run(baseline, "gpu-rate"), str(baseline))
         doc["conclusion"] = doc["comparison"]["sentence"]
     return doc

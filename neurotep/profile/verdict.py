@@ -10,6 +10,7 @@ dynamic-only figures (idle subtracted on both sides, as Blouw et al. 2018 measur
 from __future__ import annotations
 
 GOAL = 10.0  # issue 21: Loihi 2 at least 10x below the GPU at batch 1, at both ends
+CHIPS = {"loihi2": "Loihi 2", "loihi": "Loihi"}  # the hardware --baseline compares with the GPU
 
 
 def _ratios(chip: dict, gpu: dict) -> dict:
@@ -22,14 +23,14 @@ def _fmt(x: float) -> str:
     return f"{x:.3g}x less" if x >= 1 else f"{1 / x:.3g}x more"
 
 
-def sentence(r: dict, batch: str) -> str:
+def sentence(r: dict, batch: str, chip: str = "Loihi 2") -> str:
     if r["worst"] >= 1:
-        return (f"At batch {batch} Loihi 2 uses less energy per inference than the GPU rate model at both ends of the "
+        return (f"At batch {batch} {chip} uses less energy per inference than the GPU rate model at both ends of the "
                 f"ranges ({_fmt(r['worst'])} to {_fmt(r['best'])}), so the conclusion holds at both ends.")
     if r["best"] < 1:
-        return (f"At batch {batch} Loihi 2 uses more energy per inference than the GPU rate model at both ends of the "
+        return (f"At batch {batch} {chip} uses more energy per inference than the GPU rate model at both ends of the "
                 f"ranges ({_fmt(r['best'])} to {_fmt(r['worst'])}), so the conclusion goes against the chip at both ends.")
-    return (f"At batch {batch} the conclusion does not hold at both ends: Loihi 2 uses {_fmt(r['worst'])} energy per "
+    return (f"At batch {batch} the conclusion does not hold at both ends: {chip} uses {_fmt(r['worst'])} energy per "
             f"inference than the GPU rate model at the chip's high / the GPU's low end and {_fmt(r['best'])} at the "
             "other.")
 
@@ -45,7 +46,7 @@ def compare(chip_doc: dict, gpu_doc: dict, baseline: str) -> dict:
         r, rd = _ratios(chip, g["energy_range_joules"]), _ratios(chip_dyn, g["dynamic_range_joules"])
         out["batches"][b] = {"gpu_joules": g["energy_range_joules"], "gpu_dynamic_joules": g["dynamic_range_joules"],
                              "gpu_over_chip": r, "gpu_over_chip_dynamic": rd, "holds_at_both_ends": r["worst"] >= 1,
-                             "sentence": sentence(r, b)}
+                             "sentence": sentence(r, b, CHIPS.get(chip_doc["hardware"], chip_doc["hardware"]))}
     one = out["batches"]["1"]
     out["goal_10x_at_both_ends"] = one["gpu_over_chip"]["worst"] >= GOAL
     out["sentence"] = one["sentence"]
