@@ -164,3 +164,15 @@ def test_report_puts_loihi2_and_gpu_side_by_side(tiny_run, rate_run, tmp_path):
     assert "**Conclusion (`run` against `rate`):** At batch 1" in sec and "The 10x goal at both ends is" in sec
     assert "Meyer et al., arXiv 2409.15022" in sec and "Blouw et al., arXiv 1812.01739" in sec
     assert "value (low – high)" in md  # the constants table shows both ends
+
+
+def test_report_of_one_run_uses_its_baseline_comparison(tiny_run, rate_run, tmp_path):
+    from neurotep.report.writer import write_report
+
+    run = json.loads((tiny_run / "run.json").read_text())
+    run["populations"] = {"x": {"neurons": 3}, "h": {"neurons": 2}, "y": {"neurons": 2}}
+    (tiny_run / "run.json").write_text(json.dumps(run))
+    write_profile(tiny_run, "loihi2", baseline=rate_run)
+    md = write_report([tiny_run], tmp_path / "rep").read_text()
+    assert f"**Conclusion (`run` against `{rate_run}`):** At batch 1" in md
+    assert "GPU rate model" in md and "| 1024 |" in md
