@@ -36,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
         with ForeignCpu() as fc:
             figures = mod.run(args.quick)
         seconds = fc.wall
+        if figures is None:  # nothing measurable here (e.g. gpu_energy without a GPU): keep any stored result
+            print(f"({name}: skipped, nothing written)", flush=True)
+            continue
         foreign = None if fc.seconds is None else round(fc.seconds, 1)
         payload = dict(benchmark=name, command=cmd, quick=args.quick, seconds=round(seconds, 2),
                        loadavg_before=load0, loadavg_after=loadavg(), waited_for_idle_seconds=round(waited, 1),

@@ -19,7 +19,6 @@ import json
 import os
 import re
 from contextlib import redirect_stdout
-from importlib import resources
 from pathlib import Path
 
 from mkdocs.structure.files import File
@@ -139,20 +138,59 @@ def cli_page() -> str:
 
 # ---------------------------------------------------------------- energy models
 
+ENERGY_INTRO = """# Energy models
+
+`neurotep profile RUN_DIR --hardware NAME` multiplies the counted operations of a run (spikes,
+synaptic operations split into accumulates and multiply-accumulates, membrane updates, buffer reads
+and writes, routing, learning updates) by the constants below, read from
+`neurotep/hardware/energy_*.json` at build time. Every constant carries a source and a status
+(published, derived, estimate) and is a **low-high range** (a single published value is a range of
+one). A model whose constant lacks a source, has low > high or misses an end does not load: the
+profile stops with one line naming the entry (exit 2).
+
+## Two ends, and the verdict
+
+Each profile gives the energy per inference at both ends (`energy_range_joules`; `energy_joules`
+is the high end, the figure that does not flatter the hardware). For Loihi 2 the dynamic constants
+run from the Hala Point all-in bound (low: <= 6.8 pJ per synaptic op, everything included) to
+Loihi 1's published pre-silicon figures (high: 23.6 pJ); static power is its own line, counted
+over the run's time on the chip, steps x time per step (raised to the busiest core's synaptic ops
+at Hala Point's peak per-core rate): the low end powers only the neuro-cores the run occupies
+(`run.json` `cores`, from `neurotep.placement`) at Loihi 1's measured static power per core; the
+high end powers whole chips at Hala Point's all-in power per chip.
+
+The GPU baseline a GPU engineer would accept is `gpu-rate`: the **rate model** of the same trained
+network relaxed for the steps the rate run measured (`relax(tol)`), the constant input drive once,
+every recurrent weight once per step, memory traffic (weights from on-chip SRAM every step, from
+DRAM once per inference at the high end; states every step) and idle power over the
+launch-bound wall time, at batch 1 and batch 1024 (weights shared by the batch). `gpu-dense` is
+the other convention: the spiking network run densely, as snnTorch runs it, compute only.
+
+```bash
+neurotep profile runs/demo/rate --hardware gpu-rate
+neurotep profile runs/demo/lava --hardware loihi2 --baseline runs/demo/rate
+```
+
+The second prints one sentence: whether Loihi 2 uses less energy than the GPU rate model at both
+ends (worst case for the chip: its high end against the GPU's low end; best case the other way);
+`neurotep report` shows both side by side with the measured anchors of the literature. Measured
+GPU energy comes from `python -m benchmarks gpu_energy` (NVML's energy counter, on a CUDA GPU;
+without one it writes nothing) and is shown beside the model with
+`neurotep profile RATE_RUN --hardware gpu-rate --measured benchmarks/results/gpu_energy.json`.
+"""
+
+
 def energy_page() -> str:
-    parts = ["# Energy models\n\n`neurotep profile RUN_DIR --hardware NAME` multiplies the counted operations of a run "
-             "(spikes, synaptic operations split into accumulates and multiply-accumulates, membrane updates, buffer "
-             "reads and writes, routing, learning updates) by these per-operation energies. Every constant carries "
-             "its source and whether it is published, an estimate or derived; the tables below are read from "
-             "`neurotep/hardware/energy_*.json` at build time.\n"]
-    for path in sorted(resources.files("neurotep.hardware").iterdir(), key=lambda p: p.name):
-        if not (path.name.startswith("energy_") and path.name.endswith(".json")):
-            continue
-        model = json.loads(path.read_text())
-        rows = [[f"`{k}`", f"{e['value']:.4g}", e.get("unit", ""), e.get("status", ""), e.get("source", ""),
-                 e.get("note", "")] for k, e in model["entries"].items()]
+    from neurotep.profile.constants import HARDWARE, load_energy_model
+
+    parts = [ENERGY_INTRO]
+    for hw in HARDWARE:
+        model = load_energy_model(hw)
+        rows = [[f"`{k}`", f"{e['low']:.4g}" if e["low"] == e["high"] else f"{e['low']:.4g} – {e['high']:.4g}",
+                 e.get("unit", ""), e.get("status", ""), e.get("source", ""), e.get("note", "")]
+                for k, e in model["entries"].items()]
         parts.append(f"## `{model['name']}`: {model.get('title', '')}\n\n{model.get('description', '')}\n\n"
-                     + _table(rows, ["constant", "value", "unit", "status", "source", "note"]))
+                     + _table(rows, ["constant", "value (low – high)", "unit", "status", "source", "note"]))
     return "\n".join(parts)
 
 

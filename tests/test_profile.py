@@ -16,7 +16,8 @@ from neurotep.profile.cli import add_parser
 from neurotep.runner import RunOutput, save_run
 
 PROFILE_KEYS = {"hardware", "hardware_title", "run", "energy_joules", "energy_breakdown", "counts", "neurobench",
-                "constants", "assumptions", "baseline"}
+                "constants", "assumptions", "baseline", "energy_range_joules", "energy_breakdown_low"}
+SPIKING_HW = [h for h in HARDWARE if h != "gpu-rate"]  # gpu-rate prices the rate model: rate runs only
 RUN_KEYS = {"backend", "executed_on", "mode", "precision", "samples", "steps", "test_accuracy"}
 COUNT_KEYS = {"neurons", "spikes", "membrane_updates", "synaptic_ops_effective", "synaptic_ops_dense", "op_kind"}
 
@@ -108,18 +109,33 @@ def test_energy_by_hand(tiny_run):
     assert gpu["energy_breakdown"]["by_operation"]["dense_synaptic_macs"] == pytest.approx(70 * 4.6 * pj, rel=1e-12)
     nm = profile_run(tiny_run, "45nm")
     assert nm["energy_joules"] == pytest.approx((6.5 * 0.9 + 15 * 4.6 + 5 * 0.9) * pj, rel=1e-12)
-    for hw in ("loihi2", "loihi"):
-        lo = profile_run(tiny_run, hw)
-        syn = (6.5 + 15 + 5) * 23.6  # ACs, graded MACs and buffer taps, one synaptic op each
-        neuron = 2.5 * 81 + (10 - 2.5) * 52 + 10 * 81  # h active/inactive, y graded: active every step
-        # messages: x 5 (all leave the host), h->y 5, y->h 20 leave their core; h's buffer taps 5 stay local
-        routing = (5 + 5 + 20 + 5) / 2 * 1.7 + (5 + 5 + 20) / 2 * 3.5
-        assert lo["energy_joules"] == pytest.approx((syn + neuron + routing) * pj, rel=1e-12), hw
-        by_pop = lo["energy_breakdown"]["by_population"]
-        assert sum(by_pop.values()) == pytest.approx(lo["energy_joules"], rel=1e-12)
-        assert by_pop["x"] == pytest.approx(2.5 * (1.7 + 3.5) * pj, rel=1e-12)
+    syn = (6.5 + 15 + 5) * 23.6  # ACs, graded MACs and buffer taps, one synaptic op each
+    neuron = 2.5 * 81 + (10 - 2.5) * 52 + 10 * 81  # h active/inactive, y graded: active every step
+    # messages: x 5 (all leave the host), h->y 5, y->h 20 leave their core; h's buffer taps 5 stay local
+    routing = (5 + 5 + 20 + 5) / 2 * 1.7 + (5 + 5 + 20) / 2 * 3.5
+    dynamic = (syn + neuron + routing) * pj
+    lo = profile_run(tiny_run, "loihi")
+    assert lo["energy_joules"] == pytest.approx(dynamic, rel=1e-12)
+    assert lo["energy_range_joules"] == {"low": lo["energy_joules"], "high": lo["energy_joules"]}  # single-valued
+    by_pop = lo["energy_breakdown"]["by_population"]
+    assert sum(by_pop.values()) == pytest.approx(lo["energy_joules"], rel=1e-12)
+    assert by_pop["x"] == pytest.approx(2.5 * (1.7 + 3.5) * pj, rel=1e-12)
+    # Loihi 2: Loihi 1's figures at the high end, x 6.842/23.6 at the low end, plus static power over
+    # 5 steps: low 2 occupied cores x 0.815 mW x 1 us, high one whole chip x 2,600/1,152 W x 10 us.
+    l2 = profile_run(tiny_run, "loihi2")
+    static_lo, static_hi = 2 * 3.34 / 32 / 128 * 5 * 1e-6, 2600 / 1152 * 5 * 1e-5
+    assert l2["energy_range_joules"]["high"] == pytest.approx(dynamic + static_hi, rel=1e-6)
+    assert l2["energy_range_joules"]["low"] == pytest.approx(dynamic * (2600 / 3.8e14) / 23.6e-12 + static_lo, rel=1e-4)
+    assert l2["energy_joules"] == l2["energy_range_joules"]["high"]
+    assert l2["energy_breakdown"]["by_operation"]["static"] == pytest.approx(static_hi, rel=1e-6)
+    assert l2["energy_breakdown_low"]["by_population"]["(static)"] == pytest.approx(static_lo, rel=1e-4)
+    for end in ("energy_breakdown", "energy_breakdown_low"):
+        for part in ("by_operation", "by_population"):
+            key = "high" if end == "energy_breakdown" else "low"
+            assert sum(l2[end][part].values()) == pytest.approx(l2["energy_range_joules"][key], rel=1e-12)
+    assert any("1 whole chip(s) powered" in a for a in l2["assumptions"])
     est = load_energy_model("loihi2")["entries"]
-    assert all(e["status"] == "estimate" for k, e in est.items() if not k.startswith("hala_point"))
+    assert all(e["low"] < e["high"] for k, e in est.items() if "value" not in e)
 
 
 @pytest.mark.parametrize("hw", HARDWARE)
@@ -127,13 +143,15 @@ def test_energy_models_cite_every_constant(hw):
     m = load_energy_model(hw)
     assert m["title"] and m["description"]
     for name, e in m["entries"].items():
-        assert set(e) == {"value", "unit", "source", "status", "note"}, name
+        assert set(e) - {"value"} == {"low", "high", "unit", "source", "status", "note"}, name
         assert e["status"] in ("published", "estimate", "derived") and e["source"], name
-        assert e["unit"] == "J" and 0 < e["value"] < 1e-6, name
+        assert 0 <= e["low"] <= e["high"], name
+        if e["unit"] == "J":
+            assert 0 < e["high"] < 1e-6, name
 
 
 def test_profile_json_schema_and_atomic_write(tiny_run):
-    for hw in HARDWARE:
+    for hw in SPIKING_HW:
         path = write_profile(tiny_run, hw)
         doc = json.loads(path.read_text())
         assert path == tiny_run / "profile.json" and set(doc) == PROFILE_KEYS
@@ -143,7 +161,7 @@ def test_profile_json_schema_and_atomic_write(tiny_run):
         assert set(doc["counts"]) == {"x", "h", "y"} and all(COUNT_KEYS <= set(v) for v in doc["counts"].values())
         assert set(doc["neurobench"]) >= {"ActivationSparsity", "SynapticOperations", "MembraneUpdates",
                                           "ConnectionSparsity", "Footprint"}
-        assert all(set(v) == {"value", "unit", "source", "status"} for v in doc["constants"].values())
+        assert all(set(v) - {"value"} == {"low", "high", "unit", "source", "status"} for v in doc["constants"].values())
         assert doc["assumptions"] and isinstance(doc["baseline"], str) and doc["baseline"]
     assert [p.name for p in tiny_run.iterdir() if p.name.startswith(".")] == []  # no temporary left
 
@@ -358,7 +376,7 @@ def test_run_directory_without_the_runners_fields(tmp_path):
     run = json.loads((old / "run.json").read_text())
     del run["membrane_updates"], run["cores"]
     (old / "run.json").write_text(json.dumps(run))
-    for hw in HARDWARE:
+    for hw in SPIKING_HW:
         a, b = profile_run(new, hw), profile_run(old, hw)
         assert a["counts"] == b["counts"] and a["run"] == b["run"], hw
         na, nb = a["neurobench"], b["neurobench"]

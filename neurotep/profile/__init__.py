@@ -1,5 +1,6 @@
 """Profiling a run directory: operation counts per inference, NeuroBench 2.3 metrics and energy
-per inference on Loihi 2 (estimate), Loihi, a dense GPU convention or the 45 nm AC/MAC convention.
+per inference, at both ends of the constants' ranges, on Loihi 2 (ranged estimate), Loihi, the GPU (the rate model,
+or the spiking network run densely) or the 45 nm AC/MAC convention.
 
 ``count_run(run_dir)`` counts, ``profile_run(run_dir, hardware)`` returns the profile as a dict and
 ``write_profile(run_dir, hardware)`` writes it to ``RUN_DIR/profile.json``; :data:`HARDWARE` names

@@ -3,7 +3,13 @@
 The energy models are data (``neurotep/hardware/energy_<name>.json``, every constant with its
 source and status); this module only multiplies counts by them:
 
-* ``loihi2`` (ESTIMATE: Loihi 1's published figures) and ``loihi`` (Davies et al. 2018):
+Every constant is a ``low``/``high`` range (a single published value gives low = high,
+:mod:`neurotep.profile.constants`), so every profile has two ends: ``energy_joules`` and
+``energy_breakdown`` are the HIGH end (the figure that does not flatter the hardware),
+``energy_range_joules`` and ``energy_breakdown_low`` add the low end.
+
+* ``loihi2`` (ranged: Loihi 1's published figures at the high end, derived from Hala Point at the
+  low end, with static power over steps x time per step) and ``loihi`` (Davies et al. 2018):
   effective synaptic operations (and toroidal-buffer taps) x synaptic op energy + neuron updates,
   active (the neuron spiked that step; graded units every step) x active energy and the rest x
   inactive energy + spike messages x within-tile energy + messages that leave their core x one
@@ -11,82 +17,53 @@ source and status); this module only multiplies counts by them:
   ``run.json`` (``cores``), where the runner records ``map_to_cores(compile_graph(graph, batch=1),
   chip)`` when it saves the run (:mod:`neurotep.placement`); a run directory written before gets
   one core per non-input population.
-* ``gpu-dense``: dense operations (every weight every step, buffer taps included) x fp32 MAC.
+* ``gpu-rate``: the rate model on a GPU, compute, memory traffic and idle power, at batch 1 and a
+  large batch (:mod:`neurotep.profile.gpu_rate`); needs a rate-mode run.
+* ``gpu-dense``: the spiking network run densely (snnTorch's way): dense operations (every weight every step, buffer taps included) x fp32 MAC.
 * ``45nm``: effective ACs x fp32 add + effective MACs x fp32 MAC.
 """
 
 from __future__ import annotations
 
-import copy
 import json
 import math
 import os
-from functools import lru_cache
-from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from neurotep.profile.constants import HARDWARE, check_hardware, load_energy_model
 from neurotep.profile.counts import SPIKE, ProfileError, RunCounts, count_run
+from neurotep.profile.gpu_rate import gpu_rate, read_measurement
+from neurotep.profile.ledger import Ledger
 from neurotep.profile.neurobench import neurobench_metrics
 from neurotep.profile.rundir import OLD_RUN, read_cores
+from neurotep.profile.verdict import CHIPS, compare
 
-HARDWARE = ("loihi2", "loihi", "gpu-dense", "45nm")
+__all__ = ["HARDWARE", "check_hardware", "load_energy_model", "profile_run", "write_profile"]
 PROFILE_JSON = "profile.json"
+GPU_COUNTS_NOTE = ("the counts block is the profiler's generic count of the rate run (every population sending every "
+                   "step, the input drive included, as Loihi would); the GPU energy uses the work listed below")
 RUN_KEYS = ("backend", "executed_on", "mode", "precision", "samples", "steps", "test_accuracy")
 
 BASELINES = {
-    "loihi2": ("Loihi 2 ESTIMATE from per-operation counts: Intel publishes no Loihi 2 per-operation energies, so "
-               "the published Loihi (gen 1) figures of Davies et al. (IEEE Micro 2018) are used unchanged (likely an "
-               "overestimate); a model, not a measurement on Loihi 2."),
+    "loihi2": ("Loihi 2 ranged ESTIMATE from per-operation counts: Intel publishes no Loihi 2 per-operation energies, "
+               "so each constant spans the Hala Point all-in bound (low) to Loihi 1's published figure (high, Davies et "
+               "al., IEEE Micro 2018), and static power is counted over steps x time per step; a model, not a "
+               "measurement on Loihi 2."),
     "loihi": ("Loihi (gen 1) model from per-operation counts and the per-operation energies published by Davies et "
               "al. (IEEE Micro 2018, pre-silicon simulation at 0.75 V); not a measurement."),
-    "gpu-dense": ("Dense GPU convention: every weight of every connection is an fp32 multiply-accumulate every step "
-                  "at the 45 nm MAC energy (4.6 pJ, Horowitz ISSCC 2014), compute only (no DRAM, no idle power), "
-                  "so sparsity saves nothing; not a GPU measurement."),
+    "gpu-rate": ("GPU baseline a GPU engineer would run: the rate model relaxed for the rate run's measured steps, "
+                 "input drive once, compute (MACs) and memory traffic (weights and states per step) at batch 1 and a "
+                 "large batch, idle power over the wall time as its own line; a model, not a measurement (the NVML "
+                 "benchmark measures it where a GPU is present)."),
+    "gpu-dense": ("Dense GPU convention (the spiking network run densely, as snnTorch does): every weight of every "
+                  "connection is an fp32 multiply-accumulate every step at the 45 nm MAC energy (4.6 pJ, Horowitz "
+                  "ISSCC 2014), compute only (no DRAM, no idle power), so sparsity saves nothing; not the best GPU "
+                  "implementation (see gpu-rate) and not a GPU measurement."),
     "45nm": ("45 nm AC/MAC convention of SNN papers: effective spike-driven synaptic operations x 0.9 pJ (fp32 add) "
              "+ effective graded ones x 4.6 pJ (fp32 MAC), Horowitz ISSCC 2014; compute only."),
 }
-
-
-@lru_cache(maxsize=None)
-def _read(name: str) -> dict:
-    fname = "energy_" + name.replace("-", "_") + ".json"
-    return json.loads(resources.files("neurotep.hardware").joinpath(fname).read_text(encoding="utf-8"))
-
-
-def check_hardware(hardware: Any) -> str:
-    if hardware not in HARDWARE:
-        raise ProfileError(f"unknown hardware {hardware!r}: use one of {', '.join(HARDWARE)}")
-    return hardware
-
-
-def load_energy_model(hardware: str) -> dict:
-    """The energy model ``hardware`` (one of :data:`HARDWARE`) as a fresh dict."""
-    return copy.deepcopy(_read(check_hardware(hardware)))
-
-
-class _Ledger:
-    """Energy by operation and by population, and the constants used."""
-
-    def __init__(self, model: dict, counts: RunCounts, operations: tuple[str, ...]):
-        self.entries = model["entries"]
-        self.samples = counts.samples
-        self.by_operation = {op: 0.0 for op in operations}
-        self.by_population = {p: 0.0 for p in counts.populations}
-        self.used: dict[str, dict] = {}
-
-    def const(self, name: str) -> float:
-        e = self.entries[name]
-        self.used[name] = {k: e[k] for k in ("value", "unit", "source", "status")}
-        return float(e["value"])
-
-    def add(self, op: str, pop: str, count: float, constant: str) -> None:
-        """``count`` (per inference) operations of kind ``op`` by population ``pop``."""
-        j = count * self.const(constant)
-        self.by_operation[op] += j
-        self.by_population[pop] += j
 
 
 # -- core placement and spike messages (Loihi models) --------------------------------------------
@@ -133,10 +110,11 @@ def _messages(counts: RunCounts, cores: dict[str, int]) -> dict[str, tuple[float
 
 
 # -- the models -----------------------------------------------------------------------------------
-def _loihi(counts: RunCounts, model: dict, profile: str) -> tuple[_Ledger, list[str]]:
+def _loihi(counts: RunCounts, model: dict, profile: str) -> tuple[Ledger, list[str]]:
     ops = ("synaptic_ops", "buffer_taps", "neuron_updates_active", "neuron_updates_inactive",
            "spike_messages_within_tile", "spike_messages_tile_hops", "learning_updates")
-    led = _Ledger(model, counts, ops)
+    static = "static_power_per_core" in model["entries"]
+    led = Ledger(model, counts.populations, ops + (("static",) if static else ()))
     for d in counts.directions:
         led.add("synaptic_ops", d.dst, d.effective_total / counts.samples,
                 "synaptic_op" if d.kind == "AC" else "graded_synaptic_op")
@@ -164,11 +142,33 @@ def _loihi(counts: RunCounts, model: dict, profile: str) -> tuple[_Ledger, list[
     if counts.graph.buffers:
         notes.append("toroidal buffers are costed as K delayed self-synapses on the population's own core "
                      "(neurotep's Lava plan runs them on the host today)")
+    if static:
+        notes.append(_static(counts, led, cores))
     return led, notes
 
 
-def _gpu_dense(counts: RunCounts, model: dict) -> tuple[_Ledger, list[str]]:
-    led = _Ledger(model, counts, ("dense_synaptic_macs", "dense_buffer_macs"))
+def _static(counts: RunCounts, led: Ledger, cores: dict[str, int]) -> str:
+    """Static power over the run's time on the chip (steps x time per step), per inference; the
+    sentence that says what was counted as powered. Low end: the occupied neuro-cores at the low
+    power per core; high end: every chip they need, whole, at the high power per chip (nothing
+    public documents power gating of unused cores)."""
+    used = max(sum(cores.values()), 1)
+    chips = math.ceil(used / led.const("cores_per_chip")[0])
+    peak = led.const("peak_synaptic_ops_per_core")[0]
+    busiest = max(((c.synaptic_ops_effective + c.buffer_ops) / counts.steps / cores[n]
+                   for n, c in counts.populations.items() if cores.get(n)), default=0.0)
+    floor = busiest / peak  # seconds: the busiest core's synaptic ops per step at its peak rate
+    t_lo, t_hi = (max(t, floor) for t in led.const("time_per_step"))
+    core_lo = led.const("static_power_per_core")[0]
+    chip_hi = led.const("static_power_per_chip")[1]
+    led.add_joules("static", "(static)", used * core_lo * counts.steps * t_lo, chips * chip_hi * counts.steps * t_hi)
+    return (f"static power: {counts.steps} steps x {t_lo * 1e6:.3g}-{t_hi * 1e6:.3g} us per step on the chip (the "
+            f"busiest core's {busiest:,.0f} synaptic ops per step take at least {floor * 1e6:.3g} us at the peak rate); "
+            f"low end: the {used} occupied neuro-core(s) powered, high end: {chips} whole chip(s) powered")
+
+
+def _gpu_dense(counts: RunCounts, model: dict) -> tuple[Ledger, list[str]]:
+    led = Ledger(model, counts.populations, ("dense_synaptic_macs", "dense_buffer_macs"))
     for name, c in counts.populations.items():
         led.add("dense_synaptic_macs", name, c.synaptic_ops_dense, "mac_fp32")
         if c.buffer_ops_dense:
@@ -177,8 +177,8 @@ def _gpu_dense(counts: RunCounts, model: dict) -> tuple[_Ledger, list[str]]:
                  "buffer tap of every neuron is one MAC every step; neuron updates and memory traffic are not costed"]
 
 
-def _nm45(counts: RunCounts, model: dict) -> tuple[_Ledger, list[str]]:
-    led = _Ledger(model, counts, ("synaptic_acs", "synaptic_macs", "buffer_acs", "buffer_macs"))
+def _nm45(counts: RunCounts, model: dict) -> tuple[Ledger, list[str]]:
+    led = Ledger(model, counts.populations, ("synaptic_acs", "synaptic_macs", "buffer_acs", "buffer_macs"))
     for name, c in counts.populations.items():
         if c.synaptic_ops_ac:
             led.add("synaptic_acs", name, c.synaptic_ops_ac, "add_fp32")
@@ -196,44 +196,61 @@ def _nm45(counts: RunCounts, model: dict) -> tuple[_Ledger, list[str]]:
                  "multiply-accumulate (MAC); neuron updates, memory access and routing are not costed"]
 
 
-def profile_run(run_dir: str | os.PathLike, hardware: str = "loihi2") -> dict:
+def profile_run(run_dir: str | os.PathLike, hardware: str = "loihi2", baseline: str | os.PathLike | None = None,
+                measured: str | os.PathLike | None = None) -> dict:
     """The profile of the run in ``run_dir`` on ``hardware`` (one of :data:`HARDWARE`): energy per
-    inference with its breakdown, counts, NeuroBench metrics, constants and assumptions. Writes
-    nothing."""
+    inference at both ends with its breakdown, counts, NeuroBench metrics, constants and
+    assumptions. ``baseline``: a rate-mode run directory of the same model, priced as
+    ``gpu-rate`` and compared (``comparison``, with its one-sentence ``conclusion``); ``measured``
+    (``gpu-rate`` only): a stored NVML measurement (``python -m benchmarks gpu_energy``) to show
+    beside the model. Writes nothing."""
     check_hardware(hardware)
     model = load_energy_model(hardware)
     counts = count_run(run_dir)
+    extra: dict = {}
     if hardware in ("loihi", "loihi2"):
         led, notes = _loihi(counts, model, hardware)
+    elif hardware == "gpu-rate":
+        led, notes, extra = gpu_rate(counts, model)
     elif hardware == "gpu-dense":
         led, notes = _gpu_dense(counts, model)
     else:
         led, notes = _nm45(counts, model)
-    nb = neurobench_metrics(counts)
-    run = {k: counts.run.get(k) for k in RUN_KEYS}
-    return {
+    if measured is not None:
+        if hardware != "gpu-rate":
+            raise ProfileError("--measured holds a GPU measurement: use it with --hardware gpu-rate")
+        extra["measured"] = read_measurement(measured)
+    doc = {
         "hardware": hardware,
         "hardware_title": model["title"],
-        "run": run,
-        "energy_joules": float(sum(led.by_operation.values())),
-        "energy_breakdown": {"by_operation": {k: float(v) for k, v in led.by_operation.items()},
-                             "by_population": {k: float(v) for k, v in led.by_population.items()}},
+        "run": {k: counts.run.get(k) for k in RUN_KEYS},
+        **led.as_profile(),
         "counts": counts.as_dict(),
-        "neurobench": nb,
+        "neurobench": neurobench_metrics(counts),
         "constants": led.used,
-        "assumptions": counts.assumptions + notes + [
-            "energies are per inference: totals over the run divided by its samples",
+        "assumptions": (counts.assumptions if hardware != "gpu-rate" else [GPU_COUNTS_NOTE]) + notes + [
+            "energies are per inference: totals over the run divided by its samples; energy_joules is the high end "
+            "of the constants' ranges, energy_range_joules gives both ends",
             "constants: " + ", ".join(f"{k} ({v['status']})" for k, v in led.used.items()),
         ],
         "baseline": BASELINES[hardware],
+        **extra,
     }
+    if baseline is not None:
+        if hardware not in CHIPS:
+            raise ProfileError(f"--baseline compares a neuromorphic chip with the GPU rate model: use it with --hardware "
+                               f"{' or '.join(CHIPS)}, not {hardware}")
+        doc["comparison"] = compare(doc, profile_run(baseline, "gpu-rate"), str(baseline))
+        doc["conclusion"] = doc["comparison"]["sentence"]
+    return doc
 
 
-def write_profile(run_dir: str | os.PathLike, hardware: str = "loihi2") -> Path:
+def write_profile(run_dir: str | os.PathLike, hardware: str = "loihi2", baseline: str | os.PathLike | None = None,
+                  measured: str | os.PathLike | None = None) -> Path:
     """Compute :func:`profile_run` and write it to ``RUN_DIR/profile.json`` (the latest profile)
     and ``RUN_DIR/profile-<hardware>.json`` (one per hardware, what reports compare), each
     atomically (a temporary sibling, then ``os.replace``). Returns the path of profile.json."""
-    doc = profile_run(run_dir, hardware)
+    doc = profile_run(run_dir, hardware, baseline, measured)
     from neurotep.outputs import atomic_file, jsonable
 
     text = json.dumps(doc, indent=2, default=jsonable) + "\n"

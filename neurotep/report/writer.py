@@ -23,7 +23,7 @@ from pathlib import Path
 from neurotep.errors import NeurotepError
 from neurotep.outputs import check_output_dir, output_dir
 from neurotep.profile.rundir import read_json
-from neurotep.report import figures
+from neurotep.report import energy_compare, figures
 from neurotep.report.figures import format_energy
 from neurotep.report.nir_export import NIR_SUFFIX, export_run
 from neurotep.report.runs import PROFILE_HINT, Profile, RunData, load_runs
@@ -277,22 +277,44 @@ def _spike_section(doc: Doc, run: RunData, out: Path, images: dict[str, Path]) -
               f"(samples, steps, neurons) = ({run.samples}, {run.steps}, N) with dt = 1 simulation step.")
 
 
+def _energy_text(prof: Profile) -> str:
+    """The energy per inference, as a range when the profile has two ends."""
+    r = prof.data.get("energy_range_joules")
+    if isinstance(r, dict) and r.get("low") != r.get("high"):
+        return f"{format_energy(r['low'])} – {format_energy(r['high'])}"
+    return format_energy(prof.energy)
+
+
+def _low_breakdown(prof: Profile, kind: str) -> dict[str, float] | None:
+    low = (prof.data.get("energy_breakdown_low") or {}).get(kind)
+    return {str(k): float(v) for k, v in low.items()} if isinstance(low, dict) else None
+
+
 def _profile_tables(doc: Doc, prof: Profile) -> None:
     e = prof.energy
     scale, unit = figures.energy_unit(max([e] + list(prof.breakdown("by_operation").values())
                                           + list(prof.breakdown("by_population").values())))
     doc.h(4, f"{prof.title} (`{prof.file}`)")
-    doc.p(f"Energy per inference on {prof.title}: **{format_energy(e)}** ({e:.4e} J). "
-          f"Constants: {_status_summary(prof)}.")
+    ranged = _energy_text(prof) != format_energy(e)
+    doc.p(f"Energy per inference on {prof.title}: **{_energy_text(prof)}**"
+          + (" (low – high end of the constants' ranges)" if ranged else f" ({e:.4e} J)")
+          + f". Constants: {_status_summary(prof)}.")
+    if prof.data.get("conclusion"):
+        doc.p(f"**Conclusion:** {prof.data['conclusion']}")
     if prof.data.get("baseline"):
         doc.p(f"Baseline: {prof.data['baseline']}")
     for kind, label in (("by_operation", "operation"), ("by_population", "population")):
-        bd = prof.breakdown(kind)
+        bd, low = prof.breakdown(kind), _low_breakdown(prof, kind)
         if bd:
             total = sum(bd.values()) or 1.0
-            doc.table([label, f"energy per inference ({unit})", "share"],
-                      [[k.replace("_", " "), f"{v / scale:.4g}", f"{100 * v / total:.1f} %"] for k, v in bd.items()],
-                      numeric={1, 2})
+            if ranged and low is not None:
+                doc.table([label, f"low end ({unit})", f"high end ({unit})", "share of the high end"],
+                          [[k.replace("_", " "), f"{low.get(k, v) / scale:.4g}", f"{v / scale:.4g}",
+                            f"{100 * v / total:.1f} %"] for k, v in bd.items()], numeric={1, 2, 3})
+            else:
+                doc.table([label, f"energy per inference ({unit})", "share"],
+                          [[k.replace("_", " "), f"{v / scale:.4g}", f"{100 * v / total:.1f} %"] for k, v in bd.items()],
+                          numeric={1, 2})
     counts = prof.data.get("counts") or {}
     if isinstance(counts, dict) and counts:
         cols = list(dict.fromkeys(k for c in counts.values() if isinstance(c, dict) for k in c))
@@ -311,8 +333,10 @@ def _profile_tables(doc: Doc, prof: Profile) -> None:
         rows = []
         for name, c in consts.items():
             c = c if isinstance(c, dict) else {"value": c}
-            rows.append([name, _num(c.get("value")), c.get("unit", ""), c.get("status", "–"), c.get("source", "–")])
-        doc.table(["constant", "value", "unit", "status", "source"], rows, numeric={1})
+            lo, hi = c.get("low", c.get("value")), c.get("high", c.get("value"))
+            rows.append([name, _num(lo) if lo == hi else f"{_num(lo)} – {_num(hi)}", c.get("unit", ""),
+                         c.get("status", "–"), c.get("source", "–")])
+        doc.table(["constant", "value (low – high)", "unit", "status", "source"], rows, numeric={1})
     assumptions = prof.data.get("assumptions") or []
     if assumptions:
         doc.p("Assumptions:")
@@ -327,7 +351,7 @@ def _energy_section(doc: Doc, run: RunData, out: Path, images: dict[str, Path]) 
         return
     if len(run.profiles) > 1:
         doc.table(["hardware", "energy per inference", "file", "constants"],
-                  [[p.title, format_energy(p.energy), f"`{p.file}`", _status_summary(p)] for p in run.profiles],
+                  [[p.title, _energy_text(p), f"`{p.file}`", _status_summary(p)] for p in run.profiles],
                   numeric={1})
     f = f"{run.slug}-energy.png"
     if figures.energy_figure(run, out / f) is not None:
@@ -370,7 +394,7 @@ def _comparison_section(doc: Doc, runs: list[RunData], out: Path, images: dict[s
         row = [r.name, s.get("variant") or "–", s.get("mode", "–"), s.get("backend", "–"), s.get("executed_on", "–"),
                s.get("precision", "–"), _num(r.samples), _num(r.steps), _acc(r.accuracy), _num(act) if act is not None else "–"]
         row += [_num((r.profile(h).data.get("neurobench") or {}).get("ActivationSparsity")) if r.profile(h) else "–" for h, _ in hws]
-        row += [format_energy(r.profile(h).energy) if r.profile(h) else "–" for h, _ in hws]
+        row += [_energy_text(r.profile(h)) if r.profile(h) else "–" for h, _ in hws]
         rows.append(row)
     doc.table(header, rows, numeric=set(range(6, len(header))))
     missing = [r.name for r in runs if not r.profiles]
@@ -425,6 +449,7 @@ def build(runs: list[RunData], out: Path, frontier: Path | None = None) -> tuple
                 ", ".join(p.title for p in r.profiles) or "none"] for r in runs])
     if len(runs) > 1:
         _comparison_section(doc, runs, out, images)
+    energy_compare.section(doc, runs)
     if frontier is not None:
         _frontier_section(doc, Path(frontier), out, images)
     for r in runs:
