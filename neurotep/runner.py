@@ -177,6 +177,8 @@ def run_model(graph: Graph, data: Dataset, backend: str = "torch", samples: int 
     outs = [_play_stages(g, parts, x[i:i + chunk], ids[i:i + chunk], steps_taken, play) for i in range(0, len(x), chunk)]
     pred = np.concatenate([o[0] for o in outs]).argmax(1)
     rec = merge([o[1] for o in outs]) if spiking else None
+    per_sample = None if any(o[1] is None or o[1].exit_step is None for o in outs) else \
+        torch.cat([o[1].exit_step for o in outs]).double()  # the steps each sample needs on its own
     steps_taken = outs[0][2]
     wall = time.perf_counter() - t0
     pops = {}
@@ -192,6 +194,7 @@ def run_model(graph: Graph, data: Dataset, backend: str = "torch", samples: int 
         test_accuracy=float((pred == y).mean()), spikes_total=int(sum(p["spikes"] for p in pops.values())),
         wall_seconds=wall, populations=pops,
         **({"delta": _delta_summary(g, rec, threshold, quiet)} if delta else {}),
+        **({"mean_steps_per_sample": float(per_sample.mean())} if per_sample is not None else {}),
         **({"stages": [{"name": pt.stage.name, "steps": int(pt.stage.steps or steps_taken), "recorded": pt is parts[-1]}
                        for pt in parts]} if g.stages else {}),
     )
@@ -374,9 +377,10 @@ def _part_torch(pg, frames, ids, steps, encoded, play, final):
     ft = {p: torch.as_tensor(f, device=net.device_, dtype=net.dtype) for p, f in frames.items()}
     out = pg.meta["output"]
     if final and not play["spiking"]:  # rate mode: relax the last stage with its inputs held
+        each = _SampleConvergence(net, play["tol"]) if play["tol"] is not None and not pg.stages else None
         with torch.no_grad():
-            st, steps = net.relax({p: f[0] for p, f in ft.items()}, steps, play["tol"])
-        return st.out[out].cpu().numpy(), None, steps
+            st, steps = net.relax({p: f[0] for p, f in ft.items()}, steps, play["tol"], callback=each)
+        return st.out[out].cpu().numpy(), None if each is None else Recording(exit_step=each.steps(steps)), steps
     tid = torch.as_tensor(ids, device=net.device_)
     spikes = {p for p in ft if encoded and not pg.emits_graded(p, True)}
 
@@ -391,6 +395,31 @@ def _part_torch(pg, frames, ids, steps, encoded, play, final):
     if net.device_.type == "cuda":
         torch.cuda.synchronize()
     return (mean if final else st.out[out]).cpu().numpy(), rec, steps
+
+
+class _SampleConvergence:
+    """Per sample, the step from which relax(tol)'s own test holds for that sample alone (its
+    largest output change below ``tol`` for the network's history depth in a row): the steps a
+    sample needs when it runs by itself, as at batch 1, where the batch stops at its slowest."""
+
+    def __init__(self, net: TorchNetwork, tol: float):
+        self.tol, self.need = tol, max(net.history_depth.values())
+        self.watched = [p.name for p in net.graph.state_populations()]
+        self.prev, self.calm, self.done = None, None, None
+
+    def __call__(self, st, k: int) -> None:
+        out = {p: st.out[p].detach() for p in self.watched}
+        if self.prev is None:  # the run starts from the zero state (no state is handed to relax here)
+            self.prev = {p: torch.zeros_like(o) for p, o in out.items()}
+            self.calm = torch.zeros(next(iter(out.values())).shape[0], dtype=torch.int64)
+            self.done = torch.zeros_like(self.calm)
+        change = torch.stack([(out[p] - self.prev[p]).abs().amax(1) for p in self.watched]).amax(0)
+        self.calm = torch.where(change < self.tol, self.calm + 1, torch.zeros_like(self.calm))
+        self.done[(self.calm >= self.need) & (self.done == 0)] = k
+        self.prev = out
+
+    def steps(self, ran: int) -> torch.Tensor:
+        return torch.where(self.done > 0, self.done, torch.full_like(self.done, ran))
 
 
 def _part_torch_fixed(pg, frames, ids, steps, encoded, play, final):

@@ -2,6 +2,7 @@
 Loihi 2 / GPU verdict at both ends, and the profile CLI's --baseline and --measured."""
 
 import json
+import os
 
 import pytest
 
@@ -80,7 +81,19 @@ def test_gpu_rate_by_hand(rate_run):
     # batch 1024: compute and state traffic per inference unchanged, weights and idle time shared
     hi_big = 66 * 4.6 * pj + (46 * 4 * 12.5 * pj + 10 * 4 * 325 * pj + 140 * 5 * 2e-5) / 1024 + 93 * 4 * 12.5 * pj
     assert big["energy_range_joules"]["high"] == pytest.approx(hi_big, rel=1e-9)
-    assert any("relaxation steps: 5" in a for a in doc["assumptions"])
+    assert any("batch 1024, 5 (run.json 'steps'" in a and "batch 1, 5.0" in a for a in doc["assumptions"])
+
+
+def test_gpu_rate_at_batch_1_takes_each_samples_own_steps(rate_run):
+    """A sample relaxed alone stops when it has settled, not when the slowest of a batch has:
+    batch 1 takes run.json's mean_steps_per_sample, the large batch the run's steps."""
+    run = json.loads((rate_run / "run.json").read_text())
+    (rate_run / "run.json").write_text(json.dumps({**run, "mean_steps_per_sample": 3.5}))
+    try:
+        doc = profile_run(rate_run, "gpu-rate")
+    finally:
+        (rate_run / "run.json").write_text(json.dumps(run))
+    assert doc["batches"]["1"]["macs"] == 6 + 3.5 * 12 and doc["batches"]["1024"]["macs"] == 6 + 5 * 12
 
 
 def test_gpu_rate_refuses_a_spiking_run(tiny_run):
@@ -174,5 +187,6 @@ def test_report_of_one_run_uses_its_baseline_comparison(tiny_run, rate_run, tmp_
     (tiny_run / "run.json").write_text(json.dumps(run))
     write_profile(tiny_run, "loihi2", baseline=rate_run)
     md = write_report([tiny_run], tmp_path / "rep").read_text()
-    assert f"**Conclusion (`run` against `{rate_run}`):** At batch 1" in md
+    rel = os.path.relpath(rate_run, tiny_run)  # the baseline is named relative to the run (folders can move)
+    assert f"**Conclusion (`run` against `{rel}`):** At batch 1" in md
     assert "GPU rate model" in md and "| 1024 |" in md

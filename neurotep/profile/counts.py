@@ -125,6 +125,13 @@ class RunCounts:
     events_per_neuron: dict[str, np.ndarray]  # totals over the run, per neuron (graded: steps x samples)
     totals: dict[str, Any]  # integer totals over the run, as NeuroBench accumulates them
     assumptions: list[str]
+    # the steps one sample needs on its own: a delta-coded run's mean exit step, a rate run's mean
+    # per-sample convergence step (run.json's mean_steps_per_sample); else every step of the run
+    steps_per_sample: float = 0.0
+
+    def __post_init__(self):
+        if not self.steps_per_sample:
+            self.steps_per_sample = float(self.steps)
 
     @property
     def spiking_populations(self) -> list[str]:
@@ -212,6 +219,7 @@ def count_run(run_dir: str | Path) -> RunCounts:
     # a delta-coded run stops each sample at its exit step: its neurons update until then
     exits = spikes.get("exit_step") if spikes is not None else None
     steps_run = float(np.mean(exits)) if exits is not None else float(steps)
+    per_sample = float(run.get("mean_steps_per_sample", steps_run))
     gated: list[str] = []
     for name, c in pops.items():
         c.spikes = spike_totals[name] / samples
@@ -295,7 +303,7 @@ def count_run(run_dir: str | Path) -> RunCounts:
                "their expectation gate x steps x neurons (run.json holds no sample_ids to replay the draws)")
         assumptions.append(f"gated populations ({', '.join(gated)}): a closed unit skips its update, so membrane "
                            f"updates are the open gates, {how}")
-    return RunCounts(path, run, graph, mode, samples, steps, pops, dirs, events, totals, assumptions)
+    return RunCounts(path, run, graph, mode, samples, steps, pops, dirs, events, totals, assumptions, per_sample)
 
 
 def gate_probability(p: Any) -> float:

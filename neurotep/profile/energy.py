@@ -155,14 +155,16 @@ def _static(counts: RunCounts, led: Ledger, cores: dict[str, int]) -> str:
     used = max(sum(cores.values()), 1)
     chips = math.ceil(used / led.const("cores_per_chip")[0])
     peak = led.const("peak_synaptic_ops_per_core")[0]
-    busiest = max(((c.synaptic_ops_effective + c.buffer_ops) / counts.steps / cores[n]
+    steps = counts.steps_per_sample  # a sample that exits early leaves the chip to the next one
+    busiest = max(((c.synaptic_ops_effective + c.buffer_ops) / steps / cores[n]
                    for n, c in counts.populations.items() if cores.get(n)), default=0.0)
     floor = busiest / peak  # seconds: the busiest core's synaptic ops per step at its peak rate
     t_lo, t_hi = (max(t, floor) for t in led.const("time_per_step"))
     core_lo = led.const("static_power_per_core")[0]
     chip_hi = led.const("static_power_per_chip")[1]
-    led.add_joules("static", "(static)", used * core_lo * counts.steps * t_lo, chips * chip_hi * counts.steps * t_hi)
-    return (f"static power: {counts.steps} steps x {t_lo * 1e6:.3g}-{t_hi * 1e6:.3g} us per step on the chip (the "
+    led.add_joules("static", "(static)", used * core_lo * steps * t_lo, chips * chip_hi * steps * t_hi)
+    ran = f"{steps:.1f} steps (the mean step its samples exit at)" if steps != counts.steps else f"{counts.steps} steps"
+    return (f"static power: {ran} x {t_lo * 1e6:.3g}-{t_hi * 1e6:.3g} us per step on the chip (the "
             f"busiest core's {busiest:,.0f} synaptic ops per step take at least {floor * 1e6:.3g} us at the peak rate); "
             f"low end: the {used} occupied neuro-core(s) powered, high end: {chips} whole chip(s) powered")
 
@@ -240,7 +242,9 @@ def profile_run(run_dir: str | os.PathLike, hardware: str = "loihi2", baseline: 
         if hardware not in CHIPS:
             raise ProfileError(f"--baseline compares a neuromorphic chip with the GPU rate model: use it with --hardware "
                                f"{' or '.join(CHIPS)}, not {hardware}")
-        doc["comparison"] = compare(doc, profile_run(baseline, "gpu-rate"), str(baseline))
+        # the baseline named relative to the run, so that a folder of runs can move (the demo's is written in a
+        # temporary sibling first)
+        doc["comparison"] = compare(doc, profile_run(baseline, "gpu-rate"), os.path.relpath(baseline, run_dir))
         doc["conclusion"] = doc["comparison"]["sentence"]
     return doc
 

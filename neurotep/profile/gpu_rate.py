@@ -85,18 +85,20 @@ def gpu_rate(counts: RunCounts, model: dict) -> tuple[Ledger, list[str], dict]:
         raise ProfileError(f"{counts.run_dir}: gpu-rate prices the rate model's relaxation, so it needs a rate-mode run "
                            "(`neurotep run MODEL --out DIR` without --spiking, e.g. the demo's rate/); this run is "
                            f"{counts.mode}")
-    w, steps = rate_work(counts), counts.steps
+    # batch 1: a sample relaxes alone, for its own steps; a batch runs until its slowest sample settles
+    w, steps, alone = rate_work(counts), counts.steps, counts.steps_per_sample
     led = Ledger(model, (), OPS)
-    one = _summary(led, 1, _price(led, w, steps, 1))
+    one = _summary(led, 1, _price(led, w, alone, 1))
     big_n = int(model["entries"]["large_batch"]["low"])
     big = Ledger(model, (), OPS)
     big_info = _summary(big, big_n, _price(big, w, steps, big_n))
     led.used.update(big.used)
     led.const("large_batch")
     notes = [
-        f"relaxation steps: {steps}, the rate run's run.json 'steps' (measured: relax(tol) on the torch path stops when "
-        "the slowest sample of the batch has settled)",
-        f"per inference: {w['macs_once']:,.0f} MACs once (the constant input drive) + {steps} steps x "
+        f"relaxation steps, measured by the rate run (relax(tol) on the torch path): batch {big_n}, {steps} (run.json "
+        f"'steps': the batch stops when its slowest sample has settled); batch 1, {alone:.1f} (run.json "
+        "'mean_steps_per_sample': the mean step at which each sample settles by the same test)",
+        f"per inference at batch 1: {w['macs_once']:,.0f} MACs once (the constant input drive) + {alone:.1f} steps x "
         f"{w['macs_step']:,.0f} MACs (recurrent directions, dense, and buffer taps) = {one['macs']:,.0f} MACs",
         f"memory: {w['weights_all']:,.0f} weights; per step {w['weights_step']:,.0f} weight and {w['state_step']:,.0f} "
         "state elements from on-chip SRAM (L2-resident); DRAM: none at the low end, one read of all weights per "

@@ -70,7 +70,9 @@ def section(doc, runs: list[RunData]) -> None:
           "Modelled figures are estimates from `neurotep/hardware/energy_*.json`, not measurements.")
     rows = []
     for r, p, c, _ in pairs:
-        rows.append([f"Loihi 2, `{r.name}` ({r.steps} steps)", "model", "–", _rng(c["chip_joules"]),
+        steps = r.summary.get("mean_steps_per_sample")  # a delta-coded run's samples exit early
+        ran = f"{steps:.1f} steps per sample" if steps is not None else f"{r.steps} steps"
+        rows.append([f"Loihi 2, `{r.name}` ({ran})", "model", "–", _rng(c["chip_joules"]),
                      _rng(c["chip_dynamic_joules"])])
     seen = set()
     for r, p, c, gname in pairs:

@@ -422,11 +422,14 @@ def _frontier_section(doc: Doc, folder: Path, out: Path, images: dict[str, Path]
           f"{_num(data.get('rate_dense_macs'))} dense multiply-accumulates per inference. The point used is chosen on "
           f"the training split only: {data.get('rule')}. Chosen: **{data.get('chosen') or 'none'}**.")
     doc.table(["point", "test accuracy", "train accuracy", "synaptic ops / inference", "vs rate dense MACs",
-               "Loihi 2 energy / inference", "latency (steps)"],
+               "Loihi 2 energy / inference (low – high)", "GPU batch 1 / Loihi 2 (worst – best)", "latency (steps)"],
               [[p["name"] + (" (chosen)" if p["name"] == data.get("chosen") else ""), _acc(p["test_accuracy"]),
                 _acc(p["train_accuracy"]) if p.get("train_accuracy") is not None else "–", _num(p["synaptic_ops"]),
-                f"1/{1 / p['ops_vs_rate_dense']:.1f}", format_energy(p["loihi2_joules"]), _num(p["latency_steps"])]
-               for p in data["points"]], numeric={1, 2, 3, 4, 5, 6})
+                f"1/{1 / p['ops_vs_rate_dense']:.1f}",
+                f"{format_energy(p['loihi2_range_joules']['low'])} – {format_energy(p['loihi2_range_joules']['high'])}",
+                f"{p['gpu_batch1_over_loihi2']['worst']:.3g}x – {p['gpu_batch1_over_loihi2']['best']:.3g}x",
+                _num(p["latency_steps"])]
+               for p in data["points"]], numeric={1, 2, 3, 4, 5, 6, 7})
     if (folder / "frontier.png").is_file():
         shutil.copyfile(folder / "frontier.png", out / "frontier.png")
         images["frontier.png"] = out / "frontier.png"
