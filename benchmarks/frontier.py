@@ -52,7 +52,8 @@ def _plot(docs: dict, path: Path) -> None:
                                 textcoords="offset points", xytext=(3, 3))
         axes[0].axvline(doc["rate_dense_macs"] / doc["goal_ratio"], color=colors.get(name, "black"), linestyle=":",
                         linewidth=1, label=f"{name}: 1/{doc['goal_ratio']} of the rate model's dense MACs")
-    for ax, label in zip(axes, ("synaptic operations per inference", "Loihi 2 energy per inference (J, estimate)")):
+    labels = ("synaptic operations per inference", "Loihi 2 energy per inference (J, high end of the estimate)")
+    for ax, label in zip(axes, labels):
         ax.set_xscale("log")
         ax.set_xlabel(label)
         ax.set_ylabel("test accuracy (%)")

@@ -411,7 +411,8 @@ class _SampleConvergence:
         out = {p: st.out[p].detach() for p in self.watched}
         if self.prev is None:  # the run starts from the zero state (no state is handed to relax here)
             self.prev = {p: torch.zeros_like(o) for p, o in out.items()}
-            self.calm = torch.zeros(next(iter(out.values())).shape[0], dtype=torch.int64)
+            first = next(iter(out.values()))
+            self.calm = torch.zeros(first.shape[0], dtype=torch.int64, device=first.device)
             self.done = torch.zeros_like(self.calm)
         change = torch.stack([(out[p] - self.prev[p]).abs().amax(1) for p in self.watched]).amax(0)
         self.calm = torch.where(change < self.tol, self.calm + 1, torch.zeros_like(self.calm))
@@ -419,7 +420,7 @@ class _SampleConvergence:
         self.prev = out
 
     def steps(self, ran: int) -> torch.Tensor:
-        return torch.where(self.done > 0, self.done, torch.full_like(self.done, ran))
+        return torch.where(self.done > 0, self.done, torch.full_like(self.done, ran)).cpu()
 
 
 def _part_torch_fixed(pg, frames, ids, steps, encoded, play, final):
