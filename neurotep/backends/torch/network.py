@@ -387,7 +387,7 @@ class TorchNetwork(torch.nn.Module):
         inference decodes; in a re-timed graph from the step its first input arrives:
         :func:`neurotep.graph.retime.readout_from`). A delta-form graph's readout is the sum of the
         output's messages (its activation), and with ``quiet`` a sample exits once nothing was sent
-        for ``quiet`` steps (:func:`neurotep.recording.EarlyExit`); the run stops when all have.
+        for ``quiet`` steps (:class:`neurotep.recording.EarlyExit`); the run stops when all have.
         """
         st = self.init_state(batch)
         plan = recording_plan(self.graph, spiking_inputs, raster)
