@@ -157,7 +157,8 @@ def cmd_run(args) -> None:
                         check_lava=args.check_lava, threshold=args.delta_threshold, quiet=args.quiet_steps)
         doc = save_run(res, tmp)
     s = {k: v for k, v in doc.items() if k != "sample_ids"}  # run.json less the (long) list of sample ids
-    lines = [f"{s['mode']} run on {s['executed_on']}: accuracy {s['test_accuracy']:.4f} on {s['samples']} "
+    mode = "delta-coded" if "delta" in s else s["mode"]
+    lines = [f"{mode} run on {s['executed_on']}: accuracy {s['test_accuracy']:.4f} on {s['samples']} "
              f"samples, {s['steps']} steps, {s['spikes_total']} spikes, {s['wall_seconds']:.2f} s; results in {args.out}"]
     if "delta" in s:
         d = s["delta"]

@@ -219,7 +219,7 @@ def _delta_summary(g: Graph, rec: Recording, threshold: float, quiet: int) -> di
     """What run.json says about a delta-coded run: its coding and the steps its samples took."""
     ex = rec.exit_step.cpu().numpy()
     return {"threshold": threshold, "quiet_steps": quiet, "mean_exit_step": float(ex.mean()),
-            "max_exit_step": int(ex.max()), "changes": g.meta["delta_form"]["changes"]}
+            "max_exit_step": int(ex.max()), "output": g.meta.get("output"), "changes": g.meta["delta_form"]["changes"]}
 
 
 def compare_with_lava(graph: Graph, data: Dataset, samples: int, steps: int | None, encoding: str,
@@ -450,9 +450,12 @@ def _part_lava(pg, frames, ids, steps, encoded, play, final):
 
 def hidden_spike_rate(summary: dict) -> float:
     """Spikes per hidden neuron per step (every population but the input and the graded linear
-    output) of a spiking run's summary (``run.json``)."""
-    hidden = [p for p in summary["populations"].values() if p["model"] not in ("input", "linear")]
-    return sum(p["spikes"] for p in hidden) / max(sum(p["neurons"] for p in hidden) * summary["samples"] * summary["steps"], 1)
+    output) of a spiking run's summary (``run.json``); of a delta-coded run, messages per hidden
+    neuron per step that its samples ran (the output, a sigma-delta neuron there, left out too)."""
+    out = (summary.get("delta") or {}).get("output")
+    hidden = [p for name, p in summary["populations"].items() if p["model"] not in ("input", "linear") and name != out]
+    steps = summary.get("mean_steps_per_sample", summary["steps"]) if out else summary["steps"]
+    return sum(p["spikes"] for p in hidden) / max(sum(p["neurons"] for p in hidden) * summary["samples"] * steps, 1)
 
 
 def save_run(res: RunOutput, run_dir) -> dict:

@@ -42,6 +42,9 @@ GOOD = 'variants = ["toreqprop"]\nseeds = [0]\n[settings]\nepochs = 1\n'
     ('variants = ["toreqprop"]\nseeds = [0]\n[settings]\ndataset = "cifar"\n', "unknown dataset 'cifar'"),
     ('variants = ["toreqprop"]\nseeds = [0]\n[settings]\nepochs = [1, 0]\n', "settings.epochs = 0"),
     ('variants = ["toreqprop"]\nseeds = [0]\n[settings]\nencoding = "rate"\n', "settings.encoding"),
+    ('variants = ["toreqprop"]\nseeds = [0]\n[settings]\ndelta_threshold = 0.1\n', "applies to encoding = \"delta\""),
+    ('variants = ["toreqprop"]\nseeds = [0]\n[settings]\nencoding = "delta"\ndelta_threshold = 0\n',
+     "settings.delta_threshold = 0"),
     ('variants = ["toreqprop"]\nseeds = [0, 0]\n', "seeds must be distinct"),
     ('variants = ["toreqprop"]\n', "missing key 'seeds'"),
     ('variants = ["toreqprop"]\nseeds = [0]\nfrontier = "colour"\n', "frontier = 'colour'"),
@@ -165,3 +168,24 @@ def test_ctrl_c_keeps_finished_trials_and_leaves_no_ray_behind(tmp_path):
     while _ray_processes() - before and time.time() < deadline:
         time.sleep(0.5)
     assert not _ray_processes() - before
+
+
+def test_a_delta_coded_trial_records_its_exit_step(tmp_path):
+    """One trial of a delta-threshold sweep, run in this process (the Ray sweep calls the same
+    function): its spiking run is the delta form, and its metrics carry the mean exit step."""
+    from neurotep.sweep.trial import run_trial
+
+    config = {"variant": "toreqprop", "seed": 0, **{k: v[0] for k, v in _settings().items()},
+              "epochs": 1, "steps": 60, "encoding": "delta", "delta_threshold": 0.05, "samples": 30}
+    res = run_trial(config, str(tmp_path / "t"))
+    m = res["metrics"]
+    run = json.loads((tmp_path / "t" / "spiking" / "run.json").read_text())
+    assert run["encoding"] == "delta" and run["delta"]["threshold"] == 0.05
+    assert m["mean_exit_step"] == run["delta"]["mean_exit_step"] < 60 and m["spiking_accuracy"] > 0.3
+    assert 0 < m["spikes_per_neuron_per_step"] < 1
+
+
+def _settings():
+    from neurotep.sweep.spec import SETTINGS
+
+    return {k: [v[0]] for k, v in SETTINGS.items()}

@@ -67,8 +67,10 @@ def summary_lines(doc: dict, path: str) -> list[str]:
     """A short human summary of a profile."""
     r, e = doc["run"], doc["energy_joules"]
     acc = r.get("test_accuracy")
-    lines = [f"{doc['hardware_title']} profile of {path}: {r.get('mode')} run on {r.get('executed_on')}, "
+    mode = "delta-coded" if r.get("encoding") == "delta" else r.get("mode")
+    lines = [f"{doc['hardware_title']} profile of {path}: {mode} run on {r.get('executed_on')}, "
              f"{r.get('samples')} samples x {r.get('steps')} steps"
+             + (f" ({r['mean_steps_per_sample']:.1f} per sample on its own)" if r.get("mean_steps_per_sample") else "")
              + (f", accuracy {acc:.4f}" if isinstance(acc, (int, float)) else ""),
              *_energy_lines(doc),
              f"  baseline: {doc['baseline']}"]

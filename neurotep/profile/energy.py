@@ -44,7 +44,8 @@ __all__ = ["HARDWARE", "check_hardware", "load_energy_model", "profile_run", "wr
 PROFILE_JSON = "profile.json"
 GPU_COUNTS_NOTE = ("the counts block is the profiler's generic count of the rate run (every population sending every "
                    "step, the input drive included, as Loihi would); the GPU energy uses the work listed below")
-RUN_KEYS = ("backend", "executed_on", "mode", "precision", "samples", "steps", "test_accuracy")
+RUN_KEYS = ("backend", "executed_on", "mode", "encoding", "precision", "samples", "steps", "mean_steps_per_sample",
+            "test_accuracy")
 
 BASELINES = {
     "loihi2": ("Loihi 2 ranged ESTIMATE from per-operation counts: Intel publishes no Loihi 2 per-operation energies, "

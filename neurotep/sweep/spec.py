@@ -50,11 +50,15 @@ SETTINGS = {
     "lr": (None, lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < 10,
            "a learning rate in (0, 10) (leave out for the backend's default: Adam 1e-3 on torch, SGD 0.05 on Lava)"),
     "steps": (None, _whole(1), "a whole number >= 1 (spiking steps; leave out for no spiking run)"),
-    "encoding": ("poisson", lambda v: v in ("poisson", "current"), "poisson or current"),
+    "encoding": ("poisson", lambda v: v in ("poisson", "current", "delta"),
+                 "poisson, current or delta (the delta form: sigma-delta neurons, the input sent once, early exit)"),
+    "delta_threshold": (None, lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v < 1e3,
+                        "a number > 0 (the smallest change a sigma-delta neuron sends; with encoding delta, default 0.01)"),
     "neuron": (None, lambda v: v in ("lif", "stochastic"), "lif or stochastic"),
     "samples": (None, _whole(1), "a whole number >= 1 (test samples of the spiking run)"),
 }
-METRICS = ("test_accuracy", "train_accuracy", "train_seconds", "spiking_accuracy", "spikes_per_neuron_per_step")
+METRICS = ("test_accuracy", "train_accuracy", "train_seconds", "spiking_accuracy", "spikes_per_neuron_per_step",
+           "mean_exit_step")
 
 
 @dataclass(frozen=True)
@@ -158,6 +162,8 @@ def load_spec(path: str | Path) -> Spec:
             if v is not None and not ok(v):
                 raise SpecError(f"{path}: settings.{key} = {v!r}: must be {what}")
         axes[key] = vals
+    if any(t is not None for t in axes["delta_threshold"]) and axes["encoding"] != ["delta"]:
+        raise SpecError(f"{path}: settings.delta_threshold applies to encoding = \"delta\" only")
     for ds in axes["dataset"]:
         if ds not in DATASETS and not is_sequence_name(ds):
             raise SpecError(f"{path}: unknown dataset {ds!r}; known: {', '.join(DATASETS)} and the sequence tasks")

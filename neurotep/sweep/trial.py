@@ -65,9 +65,13 @@ def _train_and_run(config: dict, data_path: str | None, out: Path) -> dict:
     save_graph(graph, out / "model")
     metrics = {k: m.get(k) for k in ("test_accuracy", "train_accuracy", "train_seconds")}
     if config.get("steps"):
+        delta = config["encoding"] == "delta"
         res = run_model(graph, data, spiking=True, steps=config["steps"], encoding=config["encoding"],
-                        neuron=config.get("neuron"), samples=config.get("samples"))
+                        neuron=config.get("neuron"), samples=config.get("samples"),
+                        threshold=config.get("delta_threshold") if delta else None)
         run = save_run(res, out / "spiking")
         metrics["spiking_accuracy"] = run["test_accuracy"]
-        metrics["spikes_per_neuron_per_step"] = hidden_spike_rate(run)
+        metrics["spikes_per_neuron_per_step"] = hidden_spike_rate(run)  # delta: messages per neuron per step
+        if delta:
+            metrics["mean_exit_step"] = run["delta"]["mean_exit_step"]
     return {"metrics": metrics, "history": m.get("history", [])}
