@@ -18,7 +18,8 @@ from neurotep.runner import RunOutput, save_run
 PROFILE_KEYS = {"hardware", "hardware_title", "run", "energy_joules", "energy_breakdown", "counts", "neurobench",
                 "constants", "assumptions", "baseline", "energy_range_joules", "energy_breakdown_low"}
 SPIKING_HW = [h for h in HARDWARE if h != "gpu-rate"]  # gpu-rate prices the rate model: rate runs only
-RUN_KEYS = {"backend", "executed_on", "mode", "precision", "samples", "steps", "test_accuracy"}
+RUN_KEYS = {"backend", "executed_on", "mode", "encoding", "precision", "samples", "steps", "mean_steps_per_sample",
+            "test_accuracy"}
 COUNT_KEYS = {"neurons", "spikes", "membrane_updates", "synaptic_ops_effective", "synaptic_ops_dense", "op_kind"}
 
 
