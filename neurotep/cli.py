@@ -285,16 +285,21 @@ def cmd_demo(args) -> None:
 
 def _float_list(text: str) -> list[float]:
     try:
-        return [float(v) for v in text.split(",") if v.strip()]
+        vals = [float(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+        vals = []
+    if not vals:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}")
+    return vals
 
 
 def _int_list(text: str) -> list[int]:
     try:
         vals = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, got {text!r}") from None
+        vals = []
+    if not vals:
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, got {text!r}")
     if any(v < 1 for v in vals):
         raise argparse.ArgumentTypeError(f"step counts must be >= 1, got {text!r}")
     return vals

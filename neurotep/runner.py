@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from neurotep.backends.torch import TorchNetwork, resolve_device
+from neurotep.backends.torch.network import Settling
 from neurotep.backends.torch.fixed import FixedNetwork
 from neurotep.data import Dataset, check_batch, poisson_spikes_torch, rate_encode
 from neurotep.data.encoders import ENCODINGS, delta_frame
@@ -377,10 +378,11 @@ def _part_torch(pg, frames, ids, steps, encoded, play, final):
     ft = {p: torch.as_tensor(f, device=net.device_, dtype=net.dtype) for p, f in frames.items()}
     out = pg.meta["output"]
     if final and not play["spiking"]:  # rate mode: relax the last stage with its inputs held
-        each = _SampleConvergence(net, play["tol"]) if play["tol"] is not None and not pg.stages else None
+        each = Settling(per_sample=True)  # the steps each sample needs on its own (plain relaxation only)
         with torch.no_grad():
-            st, steps = net.relax({p: f[0] for p, f in ft.items()}, steps, play["tol"], callback=each)
-        return st.out[out].cpu().numpy(), None if each is None else Recording(exit_step=each.steps(steps)), steps
+            st, steps = net.relax({p: f[0] for p, f in ft.items()}, steps, play["tol"], settling=each)
+        per_sample = None if pg.stages else each.steps(steps)
+        return st.out[out].cpu().numpy(), None if per_sample is None else Recording(exit_step=per_sample), steps
     tid = torch.as_tensor(ids, device=net.device_)
     spikes = {p for p in ft if encoded and not pg.emits_graded(p, True)}
 
@@ -395,32 +397,6 @@ def _part_torch(pg, frames, ids, steps, encoded, play, final):
     if net.device_.type == "cuda":
         torch.cuda.synchronize()
     return (mean if final else st.out[out]).cpu().numpy(), rec, steps
-
-
-class _SampleConvergence:
-    """Per sample, the step from which relax(tol)'s own test holds for that sample alone (its
-    largest output change below ``tol`` for the network's history depth in a row): the steps a
-    sample needs when it runs by itself, as at batch 1, where the batch stops at its slowest."""
-
-    def __init__(self, net: TorchNetwork, tol: float):
-        self.tol, self.need = tol, max(net.history_depth.values())
-        self.watched = [p.name for p in net.graph.state_populations()]
-        self.prev, self.calm, self.done = None, None, None
-
-    def __call__(self, st, k: int) -> None:
-        out = {p: st.out[p].detach() for p in self.watched}
-        if self.prev is None:  # the run starts from the zero state (no state is handed to relax here)
-            self.prev = {p: torch.zeros_like(o) for p, o in out.items()}
-            first = next(iter(out.values()))
-            self.calm = torch.zeros(first.shape[0], dtype=torch.int64, device=first.device)
-            self.done = torch.zeros_like(self.calm)
-        change = torch.stack([(out[p] - self.prev[p]).abs().amax(1) for p in self.watched]).amax(0)
-        self.calm = torch.where(change < self.tol, self.calm + 1, torch.zeros_like(self.calm))
-        self.done[(self.calm >= self.need) & (self.done == 0)] = k
-        self.prev = out
-
-    def steps(self, ran: int) -> torch.Tensor:
-        return torch.where(self.done > 0, self.done, torch.full_like(self.done, ran)).cpu()
 
 
 def _part_torch_fixed(pg, frames, ids, steps, encoded, play, final):

@@ -53,6 +53,7 @@ def test_the_choice_uses_the_training_split_only():
 
 @pytest.mark.parametrize("args, words", [(["--thresholds", "0,0.1"], "threshold must be a finite number > 0"),
                                          (["--thresholds", "a"], "comma-separated numbers"),
+                                         (["--thresholds", ","], "comma-separated numbers"),
                                          (["--steps", "0"], "step counts must be >= 1")])
 def test_frontier_bad_input_writes_nothing(model_dir, tmp_path, capsys, args, words):
     out = tmp_path / "bad"

@@ -120,3 +120,21 @@ def test_cuda_gives_the_same_spikes_as_cpu():
         _, rec, _ = net.run(lambda t: {"x": xd}, 60, 6, raster=True, spiking_inputs=False)
         rasters.append(rec.raster["h0"].cpu())
     assert torch.equal(*rasters)
+
+
+def test_relax_settles_per_sample_at_the_batch_step():
+    """relax's convergence test kept per sample stops the batch at the same step as the batch-wide
+    test, and the slowest sample settles exactly then (what run.json's mean_steps_per_sample uses)."""
+    from neurotep.backends.torch.network import Settling
+    from neurotep.data import load_digits_split
+    from neurotep.variants import base
+
+    net = TorchNetwork(base.build(seed=0, hidden=(16,)), dtype=torch.float64)
+    x = {"x": torch.as_tensor(load_digits_split().x_test[:20])}
+    each = Settling(per_sample=True)
+    with torch.no_grad():
+        _, k_batch = net.relax(x, 500, 1e-6)
+        _, k_each = net.relax(x, 500, 1e-6, settling=each)
+    steps = each.steps(k_each)
+    assert k_each == k_batch < 500 and int(steps.max()) == k_batch and int(steps.min()) < k_batch
+    assert Settling().steps(10) is None  # the scalar test keeps no per-sample steps

@@ -125,13 +125,13 @@ class RunCounts:
     events_per_neuron: dict[str, np.ndarray]  # totals over the run, per neuron (graded: steps x samples)
     totals: dict[str, Any]  # integer totals over the run, as NeuroBench accumulates them
     assumptions: list[str]
-    # the steps one sample needs on its own: a delta-coded run's mean exit step, a rate run's mean
-    # per-sample convergence step (run.json's mean_steps_per_sample); else every step of the run
-    steps_per_sample: float = 0.0
+    # the steps per sample that the counted work covers: a delta-coded run's mean exit step (its
+    # samples stop early), else every step of the run
+    steps_run: float = 0.0
 
     def __post_init__(self):
-        if not self.steps_per_sample:
-            self.steps_per_sample = float(self.steps)
+        if not self.steps_run:
+            self.steps_run = float(self.steps)
 
     @property
     def spiking_populations(self) -> list[str]:
@@ -217,9 +217,8 @@ def count_run(run_dir: str | Path) -> RunCounts:
     pops = {p.name: PopulationCounts(p.name, p.model, p.size, kinds[p.name]) for p in graph.populations.values()}
     sample_ids = read_sample_ids(run, samples, path)
     # a delta-coded run stops each sample at its exit step: its neurons update until then
-    exits = spikes.get("exit_step") if spikes is not None else None
-    steps_run = float(np.mean(exits)) if exits is not None else float(steps)
-    per_sample = float(run.get("mean_steps_per_sample", steps_run))
+    delta = spiking_run and run.get("encoding") == "delta"
+    steps_run = float(run.get("mean_steps_per_sample", steps)) if delta else float(steps)
     gated: list[str] = []
     for name, c in pops.items():
         c.spikes = spike_totals[name] / samples
@@ -284,7 +283,7 @@ def count_run(run_dir: str | Path) -> RunCounts:
     if spiking_run:
         assumptions.append("synaptic operations of spikes are exact: per neuron, spikes x nonzero outgoing weights "
                            "(an AC each)")
-    if exits is not None:
+    if delta:
         assumptions.append(f"delta coding: sigma-delta messages and input changes are counted one by one (a MAC per "
                            f"nonzero outgoing weight each); samples exit at a mean step {steps_run:.1f} of {steps} "
                            "(nothing sent for the quiet steps), and neurons update every step until then")
@@ -303,7 +302,7 @@ def count_run(run_dir: str | Path) -> RunCounts:
                "their expectation gate x steps x neurons (run.json holds no sample_ids to replay the draws)")
         assumptions.append(f"gated populations ({', '.join(gated)}): a closed unit skips its update, so membrane "
                            f"updates are the open gates, {how}")
-    return RunCounts(path, run, graph, mode, samples, steps, pops, dirs, events, totals, assumptions, per_sample)
+    return RunCounts(path, run, graph, mode, samples, steps, pops, dirs, events, totals, assumptions, steps_run)
 
 
 def gate_probability(p: Any) -> float:

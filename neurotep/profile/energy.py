@@ -156,7 +156,7 @@ def _static(counts: RunCounts, led: Ledger, cores: dict[str, int]) -> str:
     used = max(sum(cores.values()), 1)
     chips = math.ceil(used / led.const("cores_per_chip")[0])
     peak = led.const("peak_synaptic_ops_per_core")[0]
-    steps = counts.steps_per_sample  # a sample that exits early leaves the chip to the next one
+    steps = counts.steps_run  # a sample that exits early leaves the chip to the next one
     busiest = max(((c.synaptic_ops_effective + c.buffer_ops) / steps / cores[n]
                    for n, c in counts.populations.items() if cores.get(n)), default=0.0)
     floor = busiest / peak  # seconds: the busiest core's synaptic ops per step at its peak rate

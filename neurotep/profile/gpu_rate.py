@@ -86,7 +86,8 @@ def gpu_rate(counts: RunCounts, model: dict) -> tuple[Ledger, list[str], dict]:
                            "(`neurotep run MODEL --out DIR` without --spiking, e.g. the demo's rate/); this run is "
                            f"{counts.mode}")
     # batch 1: a sample relaxes alone, for its own steps; a batch runs until its slowest sample settles
-    w, steps, alone = rate_work(counts), counts.steps, counts.steps_per_sample
+    w, steps = rate_work(counts), counts.steps
+    alone = float(counts.run.get("mean_steps_per_sample", steps))
     led = Ledger(model, (), OPS)
     one = _summary(led, 1, _price(led, w, alone, 1))
     big_n = int(model["entries"]["large_batch"]["low"])

@@ -36,6 +36,39 @@ from neurotep.backends.torch.accumulate import (EVENT_MIN_SOURCES, SEPARABLE_MIN
 from neurotep.backends.torch.wiring import input_current, is_diagonal, update_order
 
 
+class Settling:
+    """:meth:`TorchNetwork.relax`'s convergence test: the batch has settled once its largest
+    output change has stayed below ``tol`` for ``need`` steps in a row. With ``per_sample`` the
+    same test is kept sample by sample (the batch settles at the same step: when every sample
+    has), and :meth:`steps` gives each sample's step, what it needs when relaxed on its own; off
+    by default, since one scalar per step is what training's hot loop can afford."""
+
+    def __init__(self, per_sample: bool = False):
+        self.per_sample = per_sample
+        self.calm, self.done = 0, None
+
+    def update(self, change: dict[str, torch.Tensor], tol: float, need: int, k: int) -> bool:
+        """Take step ``k``'s output changes (batch, neurons) per population; whether settled."""
+        if not self.per_sample:
+            self.calm = self.calm + 1 if max(float(c.detach().abs().max()) for c in change.values()) < tol else 0
+            return self.calm >= need
+        largest = torch.stack([c.detach().abs().amax(1) for c in change.values()]).amax(0)
+        if self.done is None:
+            self.calm = torch.zeros(largest.shape, dtype=torch.int64, device=largest.device)
+            self.done = torch.zeros_like(self.calm)
+        self.calm = torch.where(largest < tol, self.calm + 1, torch.zeros_like(self.calm))
+        settled = self.calm >= need
+        self.done[settled & (self.done == 0)] = k
+        return bool(settled.all())
+
+    def steps(self, ran: int) -> torch.Tensor | None:
+        """Per sample, the step it settled at (``ran`` where it had not); None unless kept per
+        sample and updated at least once."""
+        if self.done is None:
+            return None
+        return torch.where(self.done > 0, self.done, torch.full_like(self.done, ran)).cpu()
+
+
 class TorchNetwork(torch.nn.Module):
     """A validated graph as a torch module."""
 
@@ -287,12 +320,14 @@ class TorchNetwork(torch.nn.Module):
         active: frozenset[str] | set[str] | None = None,
         method: str | None = None,
         callback: Callable[[SimState, int], None] | None = None,
+        settling: "Settling | None" = None,
     ) -> tuple[SimState, int]:
         """Relax a rate network with static inputs for at most ``steps`` steps.
 
         With ``tol``, stop once the largest output change stays below ``tol`` for as many
         consecutive steps as the deepest history (so the toroidal buffers hold the equilibrium
-        too). Returns the state and the number of steps taken. Differentiable when called with
+        too); a :class:`Settling` given as ``settling`` keeps the step at which each sample
+        settled by that test (plain relaxation). Returns the state and the number of steps taken. Differentiable when called with
         autograd enabled (BPTT); EqProp calls it under ``torch.no_grad()``.
 
         ``method`` (default: the graph's ``meta["relaxation"]``, else ``"plain"``) picks the solver:
@@ -318,17 +353,14 @@ class TorchNetwork(torch.nn.Module):
         drive = self.static_drive(inputs, weights)
         need = max(self.history_depth.values())
         watched = [p.name for p in self.graph.state_populations() if active is None or p.name in active]
-        calm = 0
+        settle = None if tol is None else (settling if settling is not None else Settling())
         for k in range(1, steps + 1):
             prev = st.out
             st = self.step(st, inputs, weights, drive=drive, nudge=nudge, active=active)
             if callback is not None:
                 callback(st, k)
-            if tol is not None:
-                delta = max(float((st.out[p] - prev[p]).detach().abs().max()) for p in watched)
-                calm = calm + 1 if delta < tol else 0
-                if calm >= need:
-                    return st, k
+            if settle is not None and settle.update({p: st.out[p] - prev[p] for p in watched}, tol, need, k):
+                return st, k
         return st, steps
 
     def frames_at(self, inputs: dict[str, torch.Tensor], t: int) -> dict[str, torch.Tensor]:
