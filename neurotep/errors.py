@@ -33,3 +33,7 @@ class MismatchError(NeurotepError):
     failed check rather than bad input."""
 
     exit_code = 1
+
+
+class RuleError(NeurotepError):
+    """A learning rule or learning rate that Loihi's learning engine cannot express."""
