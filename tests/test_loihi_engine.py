@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from neurotep.errors import RuleError
-from neurotep.learning.loihi_engine import LearningEngine, _Stream
-from neurotep.learning.loihi_rule import LoihiRule, eqprop_rule, lr_literal, parse_rule
+from neurotep.hardware.learning_engine import LearningEngine, RandomStream
+from neurotep.hardware.learning_rule import LoihiRule, eqprop_rule, lr_literal, parse_rule
 
 RULES = [
     "2^-2 * u0 * x1 * y1 * y2 - 2^-2 * u0 * x1 * y1 * y3",  # the EqProp rule
@@ -57,7 +57,7 @@ def test_a_learning_rate_that_underflows_the_weights_is_refused():
 
 def test_one_draw_of_n_is_n_draws_of_one():
     """The twin draws a block per step where Lava draws one number at a time: same stream."""
-    a, b = _Stream(5), np.random.default_rng(5)
+    a, b = RandomStream(5), np.random.default_rng(5)
     b.random(1)
     for n in (2, 1, 7):
         expected = [b.random(1)[0] for _ in range(n)][-1]

@@ -40,3 +40,22 @@ def sign(x: Any) -> Any:
 def abs_(x: Any) -> Any:
     return x.abs() if is_torch(x) else np.abs(x)
 
+
+
+def where(cond: Any, a: Any, b: Any) -> Any:
+    if is_torch(cond):
+        import torch
+
+        return torch.where(cond, a, b)
+    return np.where(cond, a, b)
+
+
+def floor_frac(x: Any) -> tuple[Any, Any]:
+    """``x`` as float64 split into its integer floor (int64) and fractional part."""
+    if is_torch(x):
+        import torch
+
+        x = x.to(torch.float64)
+        return torch.floor(x).to(torch.int64), torch.remainder(x, 1.0)
+    x = np.asarray(x, dtype=np.float64)
+    return np.floor(x).astype(np.int64), x % 1

@@ -27,18 +27,54 @@ seed 2, advanced once per epoch). Only the ``u``-dependency and ``x0`` products 
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 
-from neurotep.learning.loihi_rule import W_ACC_U, W_TRACE, W_WEIGHTS_U, WIDTH, LoihiRule, Product
+from neurotep.hardware.learning_rule import W_ACC_U, W_TRACE, W_WEIGHTS_U, WIDTH, LoihiRule, Product
+from neurotep.neurons import _xp
 
-Y_TAU = np.iinfo(np.uint16).max  # Loihi3FLearningRule: post traces come from the neuron; they barely decay
+Y_TAU = int(np.iinfo(np.uint16).max)  # Loihi3FLearningRule: post traces come from the neuron; they barely decay
 CONN_VAR_SEED = 2  # ConnVarRandom's default seed: the same for every connection
 _ACC_SHIFT = (W_ACC_U + 1) - (W_WEIGHTS_U + 1)  # the weight's place in the accumulator (7 bits)
 _TRACE_MAX = 2**W_TRACE - 1
 
 
-class _Stream:
+def decay_factor(tau: int) -> float:
+    """``exp(-1/tau)`` as Lava computes it (numpy's exp, float64)."""
+    return float(np.exp(-1 / np.array([tau]))[0])
+
+
+def stochastic_decay(v: Any, factor: float, r: float) -> Any:
+    """``v * factor`` rounded down, plus one where ``r`` is below the fraction (Lava's stochastic rounding)."""
+    whole, frac = _xp.floor_frac(v * factor)
+    return whole + _xp.as_float(r < frac, whole)
+
+
+def trace_spikes(x1: Any, tx: Any, spiked: Any, ts: int, impulse: int) -> tuple[Any, Any]:
+    """One step of a pre-synaptic trace: a spike after the epoch's first adds the impulse at
+    once (7-bit clip); every spike records its time ``ts`` in the epoch (1..t_epoch)."""
+    spiked = spiked != 0
+    if impulse:
+        x1 = _xp.where((tx > 0) & spiked, _xp.clip(x1 + impulse, 0, _TRACE_MAX), x1)
+    return x1, _xp.where(spiked, tx * 0 + ts, tx)
+
+
+def trace_history(x1: Any, tx: Any, t_epoch: int, factor: float | None, r: float, impulse: int) -> list:
+    """The trace at each step of the epoch as the engine rebuilds it at the epoch's end (index 0:
+    the epoch's start): decayed step by step with one random number ``r`` (without a decay
+    constant the trace restarts from 0), the impulse added at the last spike time."""
+    xs = [x1]
+    for t in range(1, t_epoch + 1):
+        x = stochastic_decay(xs[-1], factor, r) if factor is not None else x1 * 0
+        if impulse:
+            x = _xp.where(tx == t, _xp.clip(x + impulse, 0, _TRACE_MAX), x)
+        xs.append(x)
+    return xs
+
+
+class RandomStream:
     """One of Lava's scalar random streams (``rng.random(1)[0]`` at creation and per advance)."""
 
     def __init__(self, seed: int):
@@ -51,15 +87,32 @@ class _Stream:
         return self.value
 
 
-def _decay_factor(tau: int) -> float:
-    return float(np.exp(-1 / np.array([tau]))[0])  # as Lava computes it: numpy's exp, float64
+class PreTrace:
+    """The pre-synaptic trace ``x1`` of a population, exactly as a learning connection whose rule
+    has seed ``seed`` computes it (its random stream advances twice per step, as Lava's). The
+    post-trace units run one too, so that a neuron's ``y1`` in one direction of a symmetric pair
+    is its ``x1`` in the other."""
 
+    def __init__(self, x1: Any, t_epoch: int, impulse: int, tau: int, seed: int):
+        self.x1, self.tx = x1, x1 * 0
+        self.t_epoch, self.impulse = t_epoch, impulse
+        self.factor = decay_factor(tau) if tau else None
+        self.random = RandomStream(seed)
+        self.time_step = 0
+        self.history = [x1]
 
-def _decay(v: torch.Tensor, factor: float, r: float) -> torch.Tensor:
-    """``v * factor`` rounded down, plus one where ``r`` is below the fraction (Lava's stochastic rounding)."""
-    exact = v.to(torch.float64) * factor
-    frac = torch.remainder(exact, 1.0)
-    return torch.floor(exact).to(torch.int64) + (r < frac).to(torch.int64)
+    def step(self, spiked: Any) -> bool:
+        """Take one step's spikes; at the epoch's end (returns True) ``x1`` holds its final value,
+        ``history`` the epoch's trace and ``last_tx`` each neuron's last spike time in it."""
+        self.time_step += 1
+        ts = self.time_step % self.t_epoch or self.t_epoch
+        self.x1, self.tx = trace_spikes(self.x1, self.tx, spiked, ts, self.impulse)
+        self.random.advance(2)
+        if self.time_step % self.t_epoch:
+            return False
+        self.history = trace_history(self.x1, self.tx, self.t_epoch, self.factor, self.random.value, self.impulse)
+        self.x1, self.last_tx, self.tx = self.history[-1], self.tx, self.tx * 0
+        return True
 
 
 def truncate_weights(w: torch.Tensor) -> torch.Tensor:
@@ -73,25 +126,25 @@ class LearningEngine:
 
     def __init__(self, rule: LoihiRule, weights: torch.Tensor | np.ndarray, weight_exp: int = 0):
         self.rule = rule.validate()
-        for p in rule.dw:
-            if p.dependency == "y0":
-                raise ValueError("the engine twin evaluates u and x0 dependencies (three-factor rules have no y0)")
+        if any(p.dependency == "y0" for p in rule.dw):
+            raise ValueError("the engine twin evaluates u and x0 dependencies (three-factor rules have no y0)")
         w = torch.as_tensor(np.asarray(weights), dtype=torch.int64)
         if int(w.min()) < -256 or int(w.max()) > 255:
             raise ValueError("learning weights are 8-bit mantissas with sign: -256..255")
         self.w = truncate_weights(w)
         self.weight_exp = int(weight_exp)
         n_post, n_pre = self.w.shape
-        self.x1 = torch.zeros(n_pre, dtype=torch.int64)
-        self.tx = torch.zeros(n_pre, dtype=torch.int64)
+        self.pre = PreTrace(torch.zeros(n_pre, dtype=torch.int64), rule.t_epoch, rule.x1_impulse, rule.x1_tau,
+                            rule.rng_seed)
         self.y = torch.zeros(3, n_post, dtype=torch.int64)
-        self.time_step = 0
-        s = rule.rng_seed
-        self._x_decay, self._y_decay = _Stream(s), _Stream(s + 2)
-        self._w_round = _Stream(CONN_VAR_SEED)
-        self._x_factor = _decay_factor(rule.x1_tau) if rule.x1_tau else None
-        self._y_factor = _decay_factor(Y_TAU)
+        self._y_decay = RandomStream(rule.rng_seed + 2)
+        self._w_round = RandomStream(CONN_VAR_SEED)
+        self._y_factor = decay_factor(Y_TAU)
         self.updates = 0
+
+    @property
+    def x1(self) -> torch.Tensor:
+        return self.pre.x1
 
     def accumulate(self, s_in: torch.Tensor) -> torch.Tensor:
         """The connection's output for binary input spikes ``s_in`` (sent one step later)."""
@@ -101,80 +154,47 @@ class LearningEngine:
     def observe(self, s_in: torch.Tensor, y: torch.Tensor) -> bool:
         """One step's traces: pre-synaptic spikes ``s_in`` and the three post-synaptic values
         ``y`` (shape ``(3, n_post)``); learns at the epoch's end. Returns whether it learned."""
-        self.time_step += 1
-        spiked = s_in.bool()
-        multi = (self.tx > 0) & spiked
-        if self.rule.x1_impulse:
-            self.x1 = torch.where(multi, (self.x1 + self.rule.x1_impulse).clamp(0, _TRACE_MAX), self.x1)
-        ts = self.time_step % self.rule.t_epoch or self.rule.t_epoch
-        self.tx = torch.where(spiked, torch.full_like(self.tx, ts), self.tx)
-        self.y = torch.as_tensor(y, dtype=torch.int64).reshape(3, -1).clone()
-        self._x_decay.advance(2)
+        self.y = torch.as_tensor(y, dtype=torch.int64).reshape(3, -1)
         self._y_decay.advance(2)
-        if self.time_step % self.rule.t_epoch:
+        if not self.pre.step(s_in.bool()):
             return False
         self._learn()
         return True
 
-    def _history(self) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-        """Trace values at each step of the epoch (index 0: its start), as Lava rebuilds them."""
-        xs, ys = [self.x1], [self.y]
-        rx, ry = self._x_decay.value, self._y_decay.value
-        for t in range(1, self.rule.t_epoch + 1):
-            x = _decay(xs[-1], self._x_factor, rx) if self._x_factor is not None else torch.zeros_like(self.x1)
-            if self.rule.x1_impulse:
-                x = torch.where(self.tx == t, (x + self.rule.x1_impulse).clamp(0, _TRACE_MAX), x)
-            xs.append(x)
-            ys.append(_decay(ys[-1], self._y_factor, ry))
-        return xs, ys
-
     def _learn(self) -> None:
         r_w = self._w_round.advance()
-        xs, ys = self._history()
+        xs = self.pre.history
+        ys = trace_history(self.y, None, self.rule.t_epoch, self._y_factor, self._y_decay.value, 0)
         k = self.rule.decimate
-        u = int(k is not None and (self.time_step // self.rule.t_epoch) % 2**k == 0)
-        x0 = (self.tx > 0).to(torch.int64)
+        u = int(k is not None and (self.pre.time_step // self.rule.t_epoch) % 2**k == 0)
         acc = self.w << _ACC_SHIFT
         lim = 2**W_ACC_U
         for p in self.rule.dw:
-            term = self._product(p, xs, ys, u, x0)
-            term = _int32(_int32(term * p.mantissa) >> p.shift << (p.exp + 7))
+            term = _int32(_int32(self._product(p, xs, ys, u) * p.mantissa) >> p.shift << (p.exp + 7))
             acc = (acc + term.clamp(-lim - 1, lim - 1)).clamp(-lim - 1, lim - 1)
-        q = acc.to(torch.float64) / 2**_ACC_SHIFT
-        rounded = (torch.floor(q).to(torch.int64) + (r_w < torch.remainder(q, 1.0)).to(torch.int64)) << _ACC_SHIFT
+        whole, frac = _xp.floor_frac(acc / 2**_ACC_SHIFT)
+        rounded = (whole + (r_w < frac).to(torch.int64)) << _ACC_SHIFT
         self.w = (rounded >> _ACC_SHIFT).clamp(-(2**W_WEIGHTS_U), 2**W_WEIGHTS_U - 1)
-        self.x1 = xs[-1]
-        self.tx = torch.zeros_like(self.tx)
         self.updates += 1
 
-    def _product(self, p: Product, xs, ys, u: int, x0: torch.Tensor) -> torch.Tensor:
+    def _product(self, p: Product, xs: list, ys: list, u: int) -> torch.Tensor:
         """One product of the rule on the epoch's traces, in the engine's int32 arithmetic."""
         n_post, n_pre = self.w.shape
-        if p.dependency == "x0":
-            term = x0.reshape(1, -1).expand(n_post, n_pre)
-            at = self.tx  # traces at each pre-synaptic neuron's last spike time
-            x_at = torch.stack(xs)[at, torch.arange(n_pre)].reshape(1, -1)
-            y_at = torch.stack(ys)[at].permute(1, 2, 0)  # (3, post, pre)
+        tx = self.pre.last_tx
+        x0 = (tx > 0).to(torch.int64).reshape(1, -1)
+        if p.dependency == "x0":  # traces at each pre-synaptic neuron's last spike time
+            term = x0.expand(n_post, n_pre)
+            x_at = torch.stack(xs)[tx, torch.arange(n_pre)].reshape(1, -1)
+            y_at = torch.stack(ys)[tx].permute(1, 2, 0)  # (3, post, pre)
         else:
             term = torch.full((n_post, n_pre), u, dtype=torch.int64)
             x_at, y_at = xs[-1].reshape(1, -1), ys[-1].reshape(3, -1, 1)
+        values = {"x1": x_at, "x2": torch.zeros_like(x_at), "y1": y_at[0], "y2": y_at[1], "y3": y_at[2],
+                  "w": self.w, "t": torch.zeros_like(self.w), "x0": x0}  # no tag rule: t stays 0
         for f in p.factors:
             sgn = f.startswith("sgn(")
             name = f[4] if sgn else f
-            if name == "x1":
-                v = x_at
-            elif name == "x2":
-                v = torch.zeros_like(x_at)
-            elif name in ("y1", "y2", "y3"):
-                v = y_at[int(name[1]) - 1]
-            elif name == "w":
-                v = self.w
-            elif name == "t":
-                v = torch.zeros_like(self.w)  # the tag is not learned by a weight-only rule
-            elif name == "x0":
-                v = x0.reshape(1, -1)
-            else:
-                raise ValueError(f"factor {f!r} is not supported by the engine twin")
+            v = values[name]
             v = torch.sign(v) if sgn else v.clamp(-(2 ** WIDTH[name]), 2 ** WIDTH[name] - 1)
             term = _int32(term * v)
         return term

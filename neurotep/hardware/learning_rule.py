@@ -5,7 +5,7 @@ A rule such as ``dw = 2^-2 * u0 * x1 * y1 * y2 - 2^-2 * u0 * x1 * y1 * y3`` is a
 [-7, 8]), one dependency (``u0`` every epoch, ``uk`` every 2^k epochs, ``x0`` / ``y0`` where the
 pre / post neuron spiked in the epoch) and factors (traces ``x1 x2 y1 y2 y3``, the synaptic
 variables ``w t``, ``sgn(w)``/``sgn(t)``). This module parses that grammar itself, so that
-neurotep's torch twin of the learning engine (:mod:`neurotep.learning.loihi_engine`) evaluates
+neurotep's torch twin of the learning engine (:mod:`neurotep.hardware.learning_engine`) evaluates
 exactly the products Lava compiles, without importing Lava; the string goes to Lava's
 ``Loihi3FLearningRule`` unchanged, and a test checks that both parsers read it the same way.
 
