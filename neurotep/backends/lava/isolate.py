@@ -173,17 +173,19 @@ def reap(pgid: int, job: Path | None = None) -> None:
 
 
 # -- the parent's side --------------------------------------------------------------------------------------
-def run_worker(target: str, job: Path, timeout: float | None, what: str = "the Lava simulation") -> int:
+def run_worker(target: str, job: Path, timeout: float | None, what: str = "the Lava simulation",
+               poll=None) -> int:
     """Run ``target`` (``"module:function"``, called with the job folder's path) in a worker in
     its own session, its output in ``job/worker.log``; returns its exit code. Whatever way this
-    returns or raises, nothing of the worker is left running."""
+    returns or raises, nothing of the worker is left running. ``poll()``, if given, is called
+    every half second while the worker runs (a progress bar reading the job folder)."""
     env = dict(os.environ, **{PARENT_ENV: str(os.getpid())})
     with open(job / "worker.log", "wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "neurotep.backends.lava.isolate", target, str(job)],
                                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True, env=env)
         try:
-            if not _wait_unreaped(proc, timeout):
+            if not _wait_unreaped(proc, timeout, poll):
                 raise BackendError(f"{what} did not finish within {timeout:.0f} s and was stopped")
         finally:  # also on Ctrl-C, SIGTERM/SIGHUP (the CLI raises Terminated) and any error
             reap(proc.pid)
@@ -191,10 +193,19 @@ def run_worker(target: str, job: Path, timeout: float | None, what: str = "the L
     return proc.returncode
 
 
-def _wait_unreaped(proc: subprocess.Popen, timeout: float | None) -> bool:
+def _wait_unreaped(proc: subprocess.Popen, timeout: float | None, poll=None) -> bool:
     """Wait until ``proc`` has ended (False after ``timeout`` s) without reaping it: until
     ``proc.wait()``, its pid (the group's id) cannot be given to another process, which
     :func:`reap` would then stop and kill."""
+    if poll is not None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT | os.WNOHANG) is None:
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            poll()
+            time.sleep(0.5)
+        poll()
+        return True
     if not hasattr(os, "waitid"):
         with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=timeout)
