@@ -104,6 +104,11 @@ def cmd_train(args) -> None:
     from neurotep.graph import save_graph
     from neurotep.outputs import output_dir, write_json
 
+    if args.on_chip:
+        return cmd_train_onchip(args)
+    if args.resume or args.train_samples is not None:
+        raise NeurotepError("--resume and --train-samples apply to --on-chip training")
+    args.epochs = 40 if args.epochs is None else args.epochs
     build = variants.parse_overrides(variants.get(args.variant), args.set)  # bad input fails before --out is claimed
     _torch_only_device(args)
     resolve_device(args.device)
@@ -113,6 +118,38 @@ def cmd_train(args) -> None:
         write_json(tmp / "metrics.json", metrics)
     _print(metrics, args.json, [f"{args.variant} on {metrics['dataset']}: test accuracy {metrics['test_accuracy']:.4f} "
                                 f"after {args.epochs} epochs ({metrics['train_seconds']:.1f} s); model in {args.out}"])
+
+
+def cmd_train_onchip(args) -> None:
+    """``train VARIANT --on-chip``: EqProp on Loihi's learning engine (:mod:`neurotep.onchip_job`)."""
+    from neurotep import variants
+    from neurotep.onchip_job import finish_checkpoint, onchip_settings, train_onchip_job
+    from neurotep.outputs import output_dir, write_json
+
+    if args.method != "eqprop":
+        raise NeurotepError("--on-chip trains by EqProp on the learning engine: drop --method")
+    if args.device != "cpu":
+        raise NeurotepError("--on-chip runs one sample at a time on the CPU (Lava, or its torch twin): drop --device")
+    module = variants.get(args.variant)
+    chip, rest = onchip_settings(args.set)
+    build = variants.parse_overrides(module, rest)  # bad input fails before --out is claimed
+    epochs = 1 if args.epochs is None else args.epochs
+    with output_dir(args.out, command="train", inputs=[args.data_path], overwrite=args.overwrite) as tmp:
+        learned, metrics = train_onchip_job(args.variant, args.dataset, args.data_path, epochs=epochs, seed=args.seed,
+                                            backend=args.backend, build=build, settings=chip,
+                                            train_samples=args.train_samples, out=args.out, resume=args.resume,
+                                            progress=not args.json)
+        learned.save(tmp / "onchip")
+        write_json(tmp / "metrics.json", metrics)
+    finish_checkpoint(args.out)
+    e = metrics["energy_per_training_sample"]
+    lines = [f"{args.variant} trained on-chip ({'Lava simulator' if args.backend == 'lava' else 'torch twin'}, fixed "
+             f"point): test accuracy {metrics['test_accuracy']:.4f} after {metrics['samples']} samples "
+             f"({metrics['seconds_per_sample'] * 1e3:.1f} ms per sample); model in {args.out}"]
+    if e is not None:
+        lines.append(f"Loihi 2 energy per training sample: {e['low']['total_J'] * 1e6:.2f}-{e['high']['total_J'] * 1e6:.2f} "
+                     "uJ (Renner et al. 2024, backprop on Loihi 1, MNIST: 590 uJ)")
+    _print(metrics, args.json, lines)
 
 
 def _train(args, build: dict) -> dict:
@@ -359,13 +396,22 @@ def build_parser() -> argparse.ArgumentParser:
                         "files: --data-path), or for tepssr a sequence set: mnist1d-seq, nmnist-seq, shd-seq, "
                         "dvsgesture-seq, digits-rows, digits-pixels, cue-recall[-T]")
     s.add_argument("--data-path", default=None, help="directory with the data set's files (MNIST IDX, N-MNIST, SHD, DVS Gesture)")
-    s.add_argument("--epochs", type=_whole(1), default=40)
+    s.add_argument("--epochs", type=_whole(1), default=None, help="passes over the training split (40; --on-chip: 1)")
     s.add_argument("--seed", type=_whole(0, 2**32 - 1), default=0)
     s.add_argument("--method", default="eqprop", help="eqprop (default) or bptt (the baseline)")
     s.add_argument("--backend", default="torch", help="torch (default) or lava: EqProp inside the Lava simulator")
+    s.add_argument("--on-chip", action="store_true",
+                   help="EqProp on Loihi's learning engine (LearningDense, fixed point), one sample at a time: "
+                        "--backend lava inside one Lava simulation, --backend torch on its bit-identical twin")
+    s.add_argument("--train-samples", type=_whole(1), default=None, metavar="N",
+                   help="--on-chip: train on the first N samples of the training order only")
+    s.add_argument("--resume", action="store_true",
+                   help="--on-chip --backend lava: continue an interrupted run from OUT.checkpoint")
     s.add_argument("--set", action="append", metavar="NAME=VALUE",
                    help="a build hyperparameter of the variant over its default, repeatable: e.g. --set hidden=512 "
-                        "(`neurotep variants --json` lists them with their defaults)")
+                        "(`neurotep variants --json` lists them with their defaults); with --on-chip also the "
+                        "on-chip form's settings (gate, lr, lr_out, beta, vth, dv, t_epoch, phase_epochs, impulse, tau, "
+                        "bias_period, init_gain)")
     s.add_argument("--lr", type=_positive, default=1e-3, help="Adam learning rate (torch backend)")
     s.add_argument("--lr-lava", type=_positive, default=0.05, help="SGD learning rate of EqProp on Lava")
     s.add_argument("--device", type=_device, default="cpu", help="cpu, cuda or cuda:N (torch backend)")

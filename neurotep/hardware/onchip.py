@@ -61,6 +61,7 @@ from neurotep.errors import ModelFileError, RuleError
 from neurotep.hardware.learning_engine import PreTrace
 from neurotep.hardware.learning_rule import LoihiRule, eqprop_rule
 from neurotep.neurons import _xp
+from neurotep.neurons.fixed import sm_shift
 
 PHASES = ("free", "plus", "free", "minus")  # odd samples swap plus and minus
 CONNECTIONS = ("xh", "bh", "yh", "hy", "by")  # (name: sender, receiver) below
@@ -90,10 +91,11 @@ class OnChipForm:
     phase_epochs: int = 5
     beta: float = 0.5
     lr: float = 2.0**-7
+    lr_out: float = 2.0**-4
     impulse: int = 8
     tau: int = 28
     gate: int = 16
-    bias_period: int = 1
+    bias_period: int = 4
     seed: int = 0
     meta: dict = field(default_factory=dict)
 
@@ -111,8 +113,11 @@ class OnChipForm:
         return len(PHASES) * self.phase_steps
 
     def rule(self, conn: str) -> LoihiRule:
-        """Connection ``conn``'s rule; each has its own random seed."""
-        return eqprop_rule(self.lr, self.t_epoch, self.impulse, self.tau, rng_seed=self.rule_seed(conn))
+        """Connection ``conn``'s rule; each has its own random seed. The connections into the output
+        and the pair's transpose learn at ``lr_out``, those into the hidden layer at ``lr``:
+        per-layer learning rates, as EqProp uses them, with the symmetric pair at one rate."""
+        lr = self.lr_out if conn in ("hy", "yh", "by") else self.lr
+        return eqprop_rule(lr, self.t_epoch, self.impulse, self.tau, rng_seed=self.rule_seed(conn))
 
     def rule_seed(self, conn: str) -> int:
         return 4 * (self.seed * len(CONNECTIONS) + CONNECTIONS.index(conn))  # streams s..s+3 never overlap
@@ -140,7 +145,7 @@ class OnChipForm:
             raise RuleError(f"{self.phase_epochs} learning epochs per phase: use 1..64")
         if not 0 < self.gate < 128:
             raise RuleError(f"phase gate {self.gate}: the third factor is a 7-bit trace (1..127)")
-        self.rule("xh")  # the learning rate, epoch and trace settings, in one line if wrong
+        self.rule("xh"), self.rule("hy")  # the learning rates, epoch and trace settings, in one line if wrong
         return self
 
     @classmethod
@@ -267,7 +272,7 @@ class Teacher:
         target = self.targets[self.time_step // self.per % len(self.targets)]
         self.time_step += 1
         sign = {"plus": 1, "minus": -1}.get(phase_of(self.time_step, self.phase_steps), 0)
-        return (sign * self.beta_q * (target - self.rate)) >> RATE_BITS
+        return sign * sm_shift(self.beta_q * (target - self.rate), RATE_BITS)  # +-beta: exact opposites
 
     def receive(self, spiked: Any) -> None:
         self.rate = self.rate + (((spiked << RATE_BITS) - self.rate) >> self.AVG_SHIFT)

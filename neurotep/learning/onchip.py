@@ -43,6 +43,7 @@ class OnChipTwin:
         self.v = {p: z.clone() for p, z in zeros.items()}
         self.s = {p: z.clone() for p, z in zeros.items()}
         self.buf = {c: zeros[ENDS[c][1]].clone() for c in CONNECTIONS}
+        self.spikes = dict.fromkeys(("x", "b", "h", "y"), 0)  # totals, for the energy figures
 
     def weights(self) -> dict[str, np.ndarray]:
         return {c: e.w.numpy().copy() for c, e in self.engines.items()}
@@ -56,6 +57,8 @@ class OnChipTwin:
         for p in ("h", "y"):
             self.s[p], self.v[p] = lif_fixed_step(a_in[p], self.v[p], self.s[p], self.form.dv, self.form.vth, 0, "zero")
         spikes = {"x": x, "b": b, "h": self.s["h"], "y": self.s["y"]}
+        for k, v in spikes.items():
+            self.spikes[k] += int(v.sum())
         for c, e in self.engines.items():
             self.buf[c] = e.accumulate(spikes[ENDS[c][0]])
         if self.learn:
@@ -73,32 +76,34 @@ class TwinResult:
     seconds: float
     samples: int
     updates: int
+    spikes: dict
+    steps: int
 
     @property
     def seconds_per_sample(self) -> float:
         return self.seconds / max(self.samples, 1)
 
 
-def train_twin(form: OnChipForm, x: np.ndarray, labels: np.ndarray, epochs: int = 1, seed: int = 0,
-               progress=None) -> TwinResult:
-    """Online on-chip EqProp on the twin: ``epochs`` passes over ``(x, labels)`` in a seeded
-    order, one sample per four phases; returns the learned form (a copy) and the online accuracy."""
-    order = np.concatenate([np.random.default_rng(seed + e).permutation(len(x)) for e in range(epochs)])
-    twin = OnChipTwin(form, x[order], labels[order])
+def train_twin(form: OnChipForm, x: np.ndarray, labels: np.ndarray, progress=None) -> TwinResult:
+    """Online on-chip EqProp on the twin over ``(x, labels)`` in that order, one sample per four
+    phases; returns the learned form (a copy) and the online accuracy. ``progress(done, total,
+    correct)`` is called every 20 samples and at the end."""
+    twin = OnChipTwin(form, x, labels)
     phase, per = form.phase_steps, form.steps_per_sample
     correct, t0 = 0, time.perf_counter()
-    for k in range(len(order)):
+    for k in range(len(x)):
         counts = torch.zeros(form.sizes[2], dtype=torch.int64)
         for t in range(per):
             s = twin.step()
             if t < phase:  # the first free phase: the sample's prediction before learning it
                 counts += s["y"]
-        correct += int(int(counts.argmax()) == int(labels[order[k]]))
-        if progress is not None:
-            progress(k + 1, len(order), correct)
+        correct += int(int(counts.argmax()) == int(labels[k]))
+        if progress is not None and ((k + 1) % 20 == 0 or k + 1 == len(x)):
+            progress(k + 1, len(x), correct)
     seconds = time.perf_counter() - t0
     learned = OnChipForm(**{**form.__dict__, "weights": twin.weights(), "meta": dict(form.meta)})
-    return TwinResult(learned, correct / len(order), seconds, len(order), twin.engines["xh"].updates)
+    return TwinResult(learned, correct / max(len(x), 1), seconds, len(x), twin.engines["xh"].updates, twin.spikes,
+                      len(x) * per)
 
 
 def predict_twin(form: OnChipForm, x: np.ndarray, settle: int | None = None) -> np.ndarray:

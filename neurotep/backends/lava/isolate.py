@@ -188,9 +188,23 @@ def run_worker(target: str, job: Path, timeout: float | None, what: str = "the L
             if not _wait_unreaped(proc, timeout, poll):
                 raise BackendError(f"{what} did not finish within {timeout:.0f} s and was stopped")
         finally:  # also on Ctrl-C, SIGTERM/SIGHUP (the CLI raises Terminated) and any error
-            reap(proc.pid)
+            _reap_surely(proc.pid)
             proc.wait()
     return proc.returncode
+
+
+def _reap_surely(pgid: int) -> None:
+    """:func:`reap`, again if a second Ctrl-C lands before it has deferred signals (a user
+    pressing Ctrl-C twice); the interrupt is raised once the group is gone."""
+    pending = None
+    for _ in range(3):
+        try:
+            reap(pgid)
+            break
+        except BaseException as e:  # a signal (KeyboardInterrupt, the CLI's Terminated) or an error
+            pending = e
+    if pending is not None:
+        raise pending
 
 
 def _wait_unreaped(proc: subprocess.Popen, timeout: float | None, poll=None) -> bool:

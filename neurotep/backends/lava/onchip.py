@@ -11,6 +11,8 @@ checkpoint stays as it was.
 from __future__ import annotations
 
 import json
+import os
+import sys
 import time
 import traceback
 from pathlib import Path
@@ -99,8 +101,10 @@ def worker_main(job_dir: str) -> int:
             tmp = job / "progress.json.tmp"
             tmp.write_text(json.dumps(dict(done=done, total=n, correct=correct, run_seconds=run_seconds)))
             tmp.replace(job / "progress.json")
+        xs, bs = (int(v) for v in procs["source"].spikes.get())
+        spikes = dict(x=xs, b=bs, h=int(procs["traces_h"].spikes.get()[0]), y=int(procs["traces_y"].spikes.get()[0]))
         result = dict(ok=True, samples=n, correct=correct, run_seconds=run_seconds,
-                      seconds=time.perf_counter() - t0, steps=n * per)
+                      seconds=time.perf_counter() - t0, steps=n * per, spikes=spikes)
     except BaseException as e:  # report everything, including the workers' tracebacks Lava only logs
         result = {"ok": False, "error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()}
     finally:
@@ -150,7 +154,10 @@ def train_onchip(form: OnChipForm, x: np.ndarray, labels: np.ndarray, checkpoint
             raise BackendError(f"the Lava worker died (exit code {rc})")
         res = json.loads(res_file.read_text())
         if not res["ok"]:
-            raise BackendError(f"on-chip training on Lava failed: {str(res['error']).splitlines()[0]}")
+            if os.environ.get("NEUROTEP_DEBUG"):
+                print(res.get("traceback", ""), file=sys.stderr)
+            raise BackendError(f"on-chip training on Lava failed: {str(res['error']).splitlines()[0]} "
+                               "(set NEUROTEP_DEBUG=1 for the traceback)")
         learned = OnChipForm.load(job / "checkpoint")
     return learned, res
 

@@ -34,6 +34,7 @@ class OnChipSource(AbstractProcess):
         super().__init__(rates=rates, steps_per_sample=steps_per_sample, bias_period=bias_period)
         self.s_out = OutPort(shape=(rates.shape[1],))
         self.b_out = OutPort(shape=(1,))
+        self.spikes = Var(shape=(2,), init=0)  # input and bias spikes sent so far
 
 
 class PostTraces(AbstractProcess):
@@ -43,6 +44,7 @@ class PostTraces(AbstractProcess):
         super().__init__(form=form, pop=pop, size=size)
         self.s_in = InPort(shape=(size,))
         self.y1_out, self.y2_out, self.y3_out = (OutPort(shape=(size,)) for _ in range(3))
+        self.spikes = Var(shape=(1,), init=0)  # the population's spikes so far
 
 
 class OnChipTeacher(AbstractProcess):
@@ -68,6 +70,7 @@ def _form(params: dict) -> OnChipForm:
 class PyOnChipSourceModel(PyLoihiProcessModel):
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=1)
     b_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=1)
+    spikes: np.ndarray = LavaPyType(np.ndarray, np.int64)
 
     def __init__(self, proc_params):
         super().__init__(proc_params)
@@ -76,6 +79,7 @@ class PyOnChipSourceModel(PyLoihiProcessModel):
 
     def run_spk(self) -> None:
         s, b = self.source.step()
+        self.spikes += (int(s.sum()), int(b.sum()))
         self.s_out.send(s)
         self.b_out.send(b)
 
@@ -88,6 +92,7 @@ class PyPostTracesModel(PyLoihiProcessModel):
     y1_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=7)
     y2_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=7)
     y3_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=7)
+    spikes: np.ndarray = LavaPyType(np.ndarray, np.int64)
 
     def __init__(self, proc_params):
         super().__init__(proc_params)
@@ -97,7 +102,9 @@ class PyPostTracesModel(PyLoihiProcessModel):
     def run_spk(self) -> None:
         # Receive first: the neurons' spikes of this step are there before the synapses read
         # the traces (each LearningDense sends its output before it reads them).
-        y1, y2, y3 = self.unit.step(self.s_in.recv().astype(np.int64))
+        s = self.s_in.recv().astype(np.int64)
+        self.spikes[0] += int(s.sum())
+        y1, y2, y3 = self.unit.step(s)
         self.y1_out.send(y1)
         self.y2_out.send(y2)
         self.y3_out.send(y3)
