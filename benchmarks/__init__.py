@@ -6,4 +6,4 @@ its measured figures; the runner adds the environment and writes ``benchmarks/re
 (``gpu_energy`` without a GPU) returns None, and nothing is written. See ``benchmarks/README.md``.
 """
 
-BENCHMARKS = ("accuracy", "gradient", "memory", "spiking", "step_time", "emulator", "lava_step_time", "lava_recording", "lava_accuracy", "mstep", "htsep", "difftor", "tpeqprop", "tepssr", "mnist1d", "sweep", "frontier", "gpu_energy")
+BENCHMARKS = ("accuracy", "gradient", "memory", "spiking", "step_time", "emulator", "lava_step_time", "lava_recording", "lava_accuracy", "mstep", "htsep", "difftor", "tpeqprop", "tepssr", "mnist1d", "sweep", "frontier", "onchip", "gpu_energy")

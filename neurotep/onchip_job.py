@@ -28,11 +28,15 @@ from neurotep.profile.constants import load_energy_model
 
 # Why a variant has no on-chip form that Loihi's learning engine can train (docs/claims.md rows).
 NOT_CHIP_LEARNABLE = {
-    "htsep": "its stochastic neurons have no Loihi 2 neuro-core model and its learned N-D torus decays are no synaptic weights",
-    "mstep": "its multi-scale buffers' learned decays are no synaptic weights, and its rule needs the buffers' energy terms",
+    "htsep": "its weights learn by the same contrastive rule, but its stochastic neurons have no Loihi 2 neuro-core "
+             "model and its learned torus decays are no synaptic weights (the on-chip form covers the base model only)",
+    "mstep": "its weights learn by the same contrastive rule, but its multi-scale buffers and cross-scale coupling "
+             "have no on-chip form yet (the on-chip form covers the base model only)",
     "tpeqprop": "its predictive rule multiplies two post-side signals (the error gated by its neighbours), which one "
-                "LearningDense's y traces cannot form, and its prediction weight drives the layer below through its transpose",
-    "difftor": "its Langevin noise has no Loihi 2 mechanism and its noise scales learn by a rule that is not a product of traces",
+                "LearningDense's y traces cannot form, and its prediction weight drives the layer below through its "
+                "transpose",
+    "difftor": "its Langevin noise has no Loihi 2 mechanism and its noise scales learn by a rule that is no product of "
+               "traces",
     "tepssr": "its S4D state-space layer has a floating-point Lava model only and learns by BPTT through time",
 }
 SETTINGS = ("vth", "dv", "t_epoch", "phase_epochs", "beta", "lr", "impulse", "tau", "gate", "bias_period", "lr_out")

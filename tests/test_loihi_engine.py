@@ -122,3 +122,27 @@ def test_twin_forward_is_lavas_dense_output():
     np.testing.assert_array_equal(eng.accumulate(torch.tensor([1, 0, 1])).numpy(), [20, -1])
     with pytest.raises(ValueError, match="8-bit"):
         LearningEngine(rule, w * 100)
+
+
+def test_the_post_trace_shortcut_is_exact_up_to_its_threshold():
+    """The engine skips rebuilding the post traces' epoch when no value can change; check that
+    claim against the full rebuild for every 7-bit value, at random numbers up to the threshold."""
+    from neurotep.hardware.learning_engine import Y_TAU, decay_factor, trace_history
+
+    f = decay_factor(Y_TAU)
+    y = torch.arange(128, dtype=torch.int64)
+    threshold = 1 - 2 * 127 * (1 - f)
+    for r in np.linspace(0, threshold, 50, endpoint=False):
+        assert torch.equal(trace_history(y, None, 63, f, float(r), 0)[-1], y)
+    assert not torch.equal(trace_history(y, None, 63, f, 0.99999, 0)[-1], y)  # above it, values do change
+
+
+def test_trace_decay_rounds_the_same_on_numpy_and_torch():
+    """Lava's model decays in numpy float64; torch would multiply an integer tensor in float32
+    and round differently about once in a million (this broke a full epoch's bit identity)."""
+    from neurotep.hardware.learning_engine import decay_factor, stochastic_decay
+
+    v, f = np.arange(128), decay_factor(28)
+    vt = torch.as_tensor(v)
+    for r in np.random.default_rng(0).random(20000):  # float32 products differed twice in these draws
+        np.testing.assert_array_equal(stochastic_decay(v, f, r), stochastic_decay(vt, f, float(r)).numpy())

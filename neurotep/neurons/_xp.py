@@ -50,12 +50,13 @@ def where(cond: Any, a: Any, b: Any) -> Any:
     return np.where(cond, a, b)
 
 
-def floor_frac(x: Any) -> tuple[Any, Any]:
-    """``x`` as float64 split into its integer floor (int64) and fractional part."""
+def floor_frac(x: Any, scale: float) -> tuple[Any, Any]:
+    """``x * scale`` in float64 (torch would multiply an integer tensor in float32, and round
+    differently from numpy once in about a million), split into its floor (int64) and fraction."""
     if is_torch(x):
         import torch
 
-        x = x.to(torch.float64)
+        x = x.to(torch.float64) * scale
         return torch.floor(x).to(torch.int64), torch.remainder(x, 1.0)
-    x = np.asarray(x, dtype=np.float64)
+    x = np.asarray(x, dtype=np.float64) * scale
     return np.floor(x).astype(np.int64), x % 1
