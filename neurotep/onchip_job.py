@@ -94,6 +94,8 @@ def train_onchip_job(variant: str, dataset: str = "digits", data_path: str | Non
 
     if backend not in ("lava", "torch"):
         raise NeurotepError(f"unknown backend {backend!r} for --on-chip: use lava (the Lava simulator) or torch (its twin)")
+    if resume and backend != "lava":
+        raise NeurotepError("--resume continues an interrupted --backend lava run (the twin keeps no checkpoint)")
     data = load_dataset(dataset, data_path)
     if data.x_train.ndim != 2:
         raise NeurotepError(f"--on-chip trains on static vectors; {dataset} is not one")

@@ -112,10 +112,11 @@ def _cli(*args, **kw):
     (["toreqprop", "--on-chip", "--resume"], "no on-chip checkpoint"),
     (["toreqprop", "--on-chip", "--method", "bptt"], "drop --method"),
     (["toreqprop", "--resume"], "apply to --on-chip"),
+    (["toreqprop", "--on-chip", "--resume", "--backend", "torch"], "continues an interrupted --backend lava run"),
 ])
 def test_what_cannot_learn_on_the_chip_is_one_line_and_exit_2(tmp_path, args, says):
     out = tmp_path / "out"
-    r = _cli("train", *args, "--backend", "lava", "--out", str(out))
+    r = _cli("train", args[0], "--backend", "lava", *args[1:], "--out", str(out))
     assert r.returncode == 2, r.stderr
     assert says in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
     assert not out.exists()
