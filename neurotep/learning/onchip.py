@@ -108,7 +108,9 @@ def train_twin(form: OnChipForm, x: np.ndarray, labels: np.ndarray, progress=Non
 
 def predict_twin(form: OnChipForm, x: np.ndarray, settle: int | None = None) -> np.ndarray:
     """Frozen inference: each sample runs ``settle`` steps (default two phases) with its input;
-    the prediction is the output neuron that spiked most in the last phase's steps."""
+    the prediction is the output neuron that spiked most in the last phase's steps. The learned
+    weights load as into a fresh Lava connection: odd values floor to even (Lava's 8-bit mixed-sign
+    truncation), as a network deployed from the model directory would run."""
     settle = settle or 2 * form.phase_steps
     twin = OnChipTwin(form, x, learn=False, steps_per_sample=settle)
     preds = np.empty(len(x), dtype=np.int64)
