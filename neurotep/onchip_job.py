@@ -167,7 +167,9 @@ def energy_per_sample(form: OnChipForm, spikes: dict, steps: int, samples: int) 
     ``y``); every neuron updates every step; the learning engine updates every synapse of the
     five connections at every epoch's end (also the epochs whose gate is 0: the engine runs on
     time, not on need); static power over ``steps x time per step``, the low end on the two
-    neuro-cores of ``h`` and ``y``, the high end on a whole chip. The host's post-trace units,
+    neuro-cores of ``h`` and ``y``, the high end on a whole chip (the constants' compute floor on
+    the time per step does not bind here: the hidden core's ~1,300 synaptic ops per step take
+    0.5 us at the peak rate, under the 1 us low end). The host's post-trace units,
     teacher and source are not priced (on the chip the first is the neuron's own learning
     compartment; the other two sit at its boundary)."""
     m = load_energy_model("loihi2")["entries"]

@@ -211,7 +211,7 @@ def _wait_unreaped(proc: subprocess.Popen, timeout: float | None, poll=None) -> 
     """Wait until ``proc`` has ended (False after ``timeout`` s) without reaping it: until
     ``proc.wait()``, its pid (the group's id) cannot be given to another process, which
     :func:`reap` would then stop and kill."""
-    if poll is not None:
+    if poll is not None and hasattr(os, "waitid"):  # (without waitid: no progress, the plain wait below)
         deadline = None if timeout is None else time.monotonic() + timeout
         while os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOWAIT | os.WNOHANG) is None:
             if deadline is not None and time.monotonic() >= deadline:
