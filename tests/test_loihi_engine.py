@@ -64,29 +64,6 @@ def test_one_draw_of_n_is_n_draws_of_one():
         assert a.advance(n) == expected
 
 
-def _lava_weights(rule: LoihiRule, w0, pre, ys, epochs):
-    from lava.magma.core.learning.learning_rule import Loihi3FLearningRule
-    from lava.magma.core.run_conditions import RunSteps
-    from lava.magma.core.run_configs import Loihi2SimCfg
-    from lava.proc.dense.process import LearningDense
-    from lava.proc.io.source import RingBuffer
-
-    src, ysrc = RingBuffer(data=pre), [RingBuffer(data=ys[i]) for i in range(3)]
-    conn = LearningDense(weights=w0, learning_rule=Loihi3FLearningRule(
-        dw=rule.dw_str, x1_impulse=rule.x1_impulse, x1_tau=rule.x1_tau, t_epoch=rule.t_epoch, rng_seed=rule.rng_seed))
-    src.s_out.connect(conn.s_in)
-    for s, port in zip(ysrc, (conn.s_in_y1, conn.s_in_y2, conn.s_in_y3)):
-        s.s_out.connect(port)
-    out = []
-    try:
-        for _ in range(epochs):
-            conn.run(condition=RunSteps(num_steps=rule.t_epoch), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
-            out.append(conn.weights.get().astype(int))
-    finally:
-        conn.stop()
-    return out
-
-
 @pytest.mark.parametrize("text", RULES[:4])
 def test_twin_weights_equal_lava_fixed_pt_after_every_update(text):
     """24 epochs (learning updates) of one LearningDense: random pre spikes, post traces and
@@ -101,7 +78,9 @@ def test_twin_weights_equal_lava_fixed_pt_after_every_update(text):
     ys[2] *= np.arange(steps) // t_epoch % 4 == 3  # y3: the -beta phase's gate
     w0 = rs.integers(-100, 100, (n_post, n_pre))
     rule = LoihiRule(parse_rule(text), t_epoch, x1_impulse=5, x1_tau=20, rng_seed=7).validate()
-    lava = _lava_weights(rule, w0, pre, ys, epochs)
+    from neurotep.backends.lava.onchip import learning_dense_weights
+
+    lava = learning_dense_weights(rule, w0, pre, ys, epochs)  # in an isolated worker, as every Lava run
     eng, twin = LearningEngine(rule, w0), []
     for t in range(steps):
         s = torch.as_tensor(pre[:, t])

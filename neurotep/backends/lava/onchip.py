@@ -170,3 +170,58 @@ def _copy_checkpoint(src: Path, dst: Path) -> None:
         (dst / f".{name}.tmp").write_bytes((src / name).read_bytes())
     for name in ("weights.npz", "onchip.json"):
         (dst / f".{name}.tmp").replace(dst / name)
+
+
+def learning_dense_weights(rule, weights: np.ndarray, pre: np.ndarray, ys: np.ndarray, epochs: int,
+                           timeout: float | None = 300) -> list[np.ndarray]:
+    """One ``LearningDense`` (fixed_pt) under ``rule`` (a :class:`~neurotep.hardware.learning_rule.LoihiRule`),
+    fed the pre-synaptic spikes ``pre`` (n_pre, steps) and the post-synaptic values ``ys``
+    (3, n_post, steps) from ring buffers, in an isolated worker: its weights after each of
+    ``epochs`` learning epochs. What a rule does on Lava's model, to check a twin against."""
+    from neurotep.backends.lava.isolate import job_dir, run_worker
+
+    with job_dir("rule") as job:
+        np.savez(job / "inputs.npz", weights=weights, pre=pre, ys=ys)
+        (job / "job.json").write_text(json.dumps(dict(dw=rule.dw_str, x1_impulse=rule.x1_impulse, x1_tau=rule.x1_tau,
+                                                      t_epoch=rule.t_epoch, rng_seed=rule.rng_seed, epochs=epochs)))
+        run_worker("neurotep.backends.lava.onchip:_rule_worker", job, timeout, what="the LearningDense run")
+        res = json.loads((job / "result.json").read_text()) if (job / "result.json").exists() else {"ok": False}
+        if not res["ok"]:
+            raise BackendError(f"the LearningDense run failed: {str(res.get('error', 'no result')).splitlines()[0]}")
+        with np.load(job / "weights.npz", allow_pickle=False) as z:
+            return list(z["weights"])
+
+
+def _rule_worker(job_dir: str) -> int:
+    import lava.magma.core.run_configs  # noqa: F401  (Lava fixes the start method first)
+    from lava.magma.core.learning.learning_rule import Loihi3FLearningRule
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+    from lava.proc.dense.process import LearningDense
+    from lava.proc.io.source import RingBuffer
+
+    job = Path(job_dir)
+    spec = json.loads((job / "job.json").read_text())
+    result, conn = {"ok": False}, None
+    try:
+        with np.load(job / "inputs.npz", allow_pickle=False) as z:
+            weights, pre, ys = z["weights"], z["pre"], z["ys"]
+        epochs = spec.pop("epochs")
+        src, ysrc = RingBuffer(data=pre), [RingBuffer(data=ys[i]) for i in range(3)]
+        conn = LearningDense(weights=weights, learning_rule=Loihi3FLearningRule(**spec))
+        src.s_out.connect(conn.s_in)
+        for s, port in zip(ysrc, (conn.s_in_y1, conn.s_in_y2, conn.s_in_y3)):
+            s.s_out.connect(port)
+        out = []
+        for _ in range(epochs):
+            conn.run(condition=RunSteps(num_steps=spec["t_epoch"]), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
+            out.append(np.rint(conn.weights.get()).astype(np.int64))
+        np.savez(job / "weights.npz", weights=np.stack(out))
+        result = {"ok": True}
+    except BaseException as e:
+        result = {"ok": False, "error": f"{type(e).__name__}: {e}", "traceback": traceback.format_exc()}
+    finally:
+        if conn is not None and result["ok"]:
+            conn.stop()
+        (job / "result.json").write_text(json.dumps(result))
+    return 0 if result["ok"] else 1
