@@ -39,7 +39,7 @@ def _run(quick: bool) -> dict:
     from neurotep.data import load_digits_split
     from neurotep.learning.onchip import predict_twin, train_twin
     from neurotep.learning.train import train
-    from neurotep.onchip_job import RENNER_2024, energy_per_sample, onchip_form, training_order
+    from neurotep.onchip_job import RENNER_2024, SETTINGS, energy_per_sample, onchip_form, training_order
     from neurotep.variants import base
 
     data = load_digits_split()
@@ -85,9 +85,8 @@ def _run(quick: bool) -> dict:
           f"{lo['seconds'] * 1e3:.2f} - {hi['seconds'] * 1e3:.2f} ms; Renner et al. 2024 (Loihi 1, MNIST): "
           f"{RENNER_2024['energy_per_sample_J'] * 1e6:.0f} uJ, {RENNER_2024['seconds_per_sample'] * 1e3:.1f} ms")
     print(f"symmetric pair after the epoch: {int((w['yh'] != w['hy'].T).sum())} of {w['hy'].size} weights differ")
-    return dict(hidden=HIDDEN, epochs=EPOCHS, samples=twin.samples, form=form.meta | {"settings": {
-        k: getattr(form, k) for k in ("vth", "dv", "t_epoch", "phase_epochs", "beta", "lr", "lr_out", "impulse", "tau",
-                                      "gate", "bias_period")}},
+    return dict(hidden=HIDDEN, epochs=EPOCHS, samples=twin.samples,
+                form=form.meta | {"settings": {k: getattr(form, k) for k in SETTINGS}},
                 twin=dict(test_accuracy=twin_acc, online_accuracy=twin.train_accuracy,
                           seconds_per_sample=twin.seconds_per_sample, predict_seconds=predict_seconds,
                           tied_pair_differing_weights=int((w["yh"] != w["hy"].T).sum())),

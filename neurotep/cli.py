@@ -320,23 +320,22 @@ def cmd_demo(args) -> None:
     demo(out=args.out, epochs=args.epochs, device=args.device, retrain=args.retrain, overwrite=args.overwrite)
 
 
-def _float_list(text: str) -> list[float]:
+def _number_list(text: str, kind=float, what: str = "numbers") -> list:
     try:
-        vals = [float(v) for v in text.split(",") if v.strip()]
+        vals = [kind(v) for v in text.split(",") if v.strip()]
     except ValueError:
         vals = []
     if not vals:
-        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected comma-separated {what}, got {text!r}")
     return vals
 
 
+def _float_list(text: str) -> list[float]:
+    return _number_list(text)
+
+
 def _int_list(text: str) -> list[int]:
-    try:
-        vals = [int(v) for v in text.split(",") if v.strip()]
-    except ValueError:
-        vals = []
-    if not vals:
-        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers, got {text!r}")
+    vals = _number_list(text, int, "whole numbers")
     if any(v < 1 for v in vals):
         raise argparse.ArgumentTypeError(f"step counts must be >= 1, got {text!r}")
     return vals

@@ -142,10 +142,6 @@ class LearningEngine:
         self._y_factor = decay_factor(Y_TAU)
         self.updates = 0
 
-    @property
-    def x1(self) -> torch.Tensor:
-        return self.pre.x1
-
     def accumulate(self, s_in: torch.Tensor) -> torch.Tensor:
         """The connection's output for binary input spikes ``s_in`` (sent one step later)."""
         a = self.w[:, s_in.bool()].sum(1)
