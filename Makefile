@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test bench clean-venv
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 10), "neurotep needs Python 3.10 (lava-nc 0.10 pins it): install it, e.g. with pyenv"'
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip setuptools wheel
@@ -14,6 +14,9 @@ $(STAMP): pyproject.toml
 	# NeuroBench's metric code only (its declared deps pull tonic/torchaudio/numba we do not use);
 	# the profiler's parity test runs it against neurotep's own metrics.
 	$(VENV)/bin/pip install --quiet --no-deps neurobench==2.3.0
+	# lava-optimization for its NEBM process only (Loihi 2's stochastic neuron, see neurotep.neurons.boltzmann);
+	# its declared deps (scikit-optimize, seaborn, dsolve, networkx 2.8) serve its solvers, which we do not use.
+	$(VENV)/bin/pip install --quiet --no-deps lava-optimization==0.5.0
 	touch $(STAMP)
 
 demo: $(STAMP)

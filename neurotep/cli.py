@@ -199,9 +199,14 @@ def cmd_run(args) -> None:
              f"samples, {s['steps']} steps, {s['spikes_total']} spikes, {s['wall_seconds']:.2f} s; results in {args.out}"]
     if "delta" in s:
         d = s["delta"]
-        lines.append(f"delta coding (threshold {d['threshold']:g}): {s['spikes_total']} events are sigma-delta messages and "
-                     f"input changes; samples exit after {d['quiet_steps']} quiet steps, at step {d['mean_exit_step']:.1f} "
-                     f"on average (at most {d['max_exit_step']})")
+        if d.get("stochastic"):
+            lines.append(f"stochastic delta coding: {s['spikes_total']} events are Boltzmann units' on/off changes, "
+                         f"sigma-delta messages (threshold {d['threshold']:g}) and input changes; Boltzmann units never go "
+                         "quiet, so every sample ran every step and the readout is the output's mean activation")
+        else:
+            lines.append(f"delta coding (threshold {d['threshold']:g}): {s['spikes_total']} events are sigma-delta messages "
+                         f"and input changes; samples exit after {d['quiet_steps']} quiet steps, at step "
+                         f"{d['mean_exit_step']:.1f} on average (at most {d['max_exit_step']})")
     if "check_lava" in s:
         c = s["check_lava"]
         lines.append(f"--check-lava: the first {c['samples']} samples give identical spikes on Lava ({c['spikes_compared']} "
@@ -232,8 +237,11 @@ def cmd_compile(args) -> None:
     if args.mode == "delta":
         from neurotep.graph.delta import DEFAULT_THRESHOLD, delta_form
 
-        g = in_form(delta_form(graph, DEFAULT_THRESHOLD if args.delta_threshold is None else args.delta_threshold),
-                    args.form)
+        if args.neuron not in (None, "stochastic"):
+            raise NeurotepError(f"--mode delta uses sigma-delta neurons, or with --neuron stochastic Boltzmann units "
+                                f"(NEBM), not --neuron {args.neuron}")
+        g = in_form(delta_form(graph, DEFAULT_THRESHOLD if args.delta_threshold is None else args.delta_threshold,
+                               stochastic=args.neuron == "stochastic"), args.form)
     else:
         g = in_form(rate_to_spiking(graph, neuron=args.neuron) if args.mode == "spiking" else graph, args.form)
     g = retime(g)  # delay-0 connections (an imported network): one step per layer, as run --backend lava does
@@ -443,7 +451,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="--encoding delta: a sample exits after this many steps with nothing sent (default and minimum: "
                         "the longest delay, so the exit changes no output)")
     s.add_argument("--neuron", default=None,
-                   help="spiking neuron for hidden units: lif (integrate-and-fire) or stochastic (default: the variant's)")
+                   help="spiking neuron for hidden units: lif (integrate-and-fire) or stochastic (default: the variant's); "
+                        "with --encoding delta, stochastic gives Boltzmann units (NEBM, Loihi 2's stochastic neuron)")
     s.add_argument("--raster", action="store_true", help="also record full spike rasters")
     s.add_argument("--form", default=None,
                    help="reference (the model as trained; the default) or chip (rewritten for Loihi 2's neuro-cores, see "
@@ -460,7 +469,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--mode", default="spiking",
                    help="spiking (default), rate, or delta (sigma-delta neurons that send changes, see run --encoding delta)")
     s.add_argument("--delta-threshold", type=float, default=None, help="--mode delta: the smallest change sent (default 0.01)")
-    s.add_argument("--neuron", default=None, help="spiking neuron for hidden units: lif or stochastic (default: the variant's)")
+    s.add_argument("--neuron", default=None, help="spiking neuron for hidden units: lif or stochastic (default: the variant's); "
+                                                  "with --mode delta, stochastic gives Boltzmann units (NEBM)")
     s.add_argument("--precision", default="float", help="float or fixed (Loihi 2 bit widths; bit-exact between torch and lava)")
     s.add_argument("--form", default="chip",
                    help="chip (default: rewritten for Loihi 2's neuro-cores: buffers as delayed self-connections, "

@@ -12,6 +12,9 @@
 * sigma-delta neurons: sum, activation, bias, threshold and messages with ``SD_BITS`` (12)
   fractional bits, so a connection into one shifts by ``SD_BITS - 6`` more than into a LIF; the
   bias must fit Lava's 16-bit SigmaDelta bias (+-8 float units);
+* Boltzmann units (NEBM): the state with ``BOLTZMANN_BITS`` (7) fractional bits, so a connection
+  into one shifts by one bit more than into a LIF; the temperature as NEBM's 8-bit integer ``T``
+  with ``T / 4`` in state units (``T = round(4 * temperature * 2**7)``, 1..255); they send +1 / -1;
 * probabilistic gates (stochastic neurons, rate units): the probability itself; the gate is an
   integer compare of the counter hash (:func:`neurotep.rng.gate_open`), exact on every backend.
 
@@ -33,6 +36,8 @@ TAP_BITS = 8
 BIAS_MANT_MAX = 2**12 - 1  # 13-bit signed mantissa
 BIAS_EXP_MAX = 7  # 3-bit exponent
 MESSAGE_MAX = 2**23 - 1  # a_in travels as a 24-bit signed message
+BOLTZMANN_BITS = 7  # NEBM's state: the most that leaves a temperature of 1/4 in its 8 bits (T = 128)
+NEBM_STATE_MAX = 2**23 - 1  # NEBM's state: 24 bits, signed
 MAX_DELAY = 64  # graph delay: DelaySparse's 6-bit delay (0..63) plus the step every synapse adds
 
 
@@ -42,13 +47,13 @@ def value_bits(graph: Graph, pop: str, spiking_inputs: bool) -> int:
     ``a_in`` messages, which carry 1/64 units)."""
     if not graph.emits_graded(pop, spiking_inputs):
         return 0
-    return {"sigma": ACT_SHIFT, "sigma_delta": SD_BITS}.get(graph.populations[pop].model, GRADED_BITS)
+    return {"sigma": ACT_SHIFT, "sigma_delta": SD_BITS, "boltzmann": 0}.get(graph.populations[pop].model, GRADED_BITS)
 
 
 def receive_bits(graph: Graph, pop: str) -> int:
     """Extra fractional bits of ``pop``'s ``a_in`` over the 1/64 units every other neuron takes:
-    a sigma-delta neuron sums its input with ``SD_BITS``."""
-    return SD_BITS - ACT_SHIFT if graph.populations[pop].model == "sigma_delta" else 0
+    a sigma-delta neuron sums its input with ``SD_BITS``, a Boltzmann unit with ``BOLTZMANN_BITS``."""
+    return {"sigma_delta": SD_BITS - ACT_SHIFT, "boltzmann": BOLTZMANN_BITS - ACT_SHIFT}.get(graph.populations[pop].model, 0)
 
 
 def lava_weights(w_int: np.ndarray) -> np.ndarray:
@@ -66,6 +71,18 @@ def weight_mantissa(w: np.ndarray) -> tuple[np.ndarray, int]:
     top = float(np.abs(w).max(initial=0.0))
     e = int(np.ceil(np.log2(top * 2**ACT_SHIFT / 254.0))) if top > 0 else 0
     return lava_weights(np.rint(w * 2.0 ** (ACT_SHIFT - e))), e
+
+
+def _exact_from_boltzmann(w: np.ndarray, receive: int) -> tuple[np.ndarray, int]:
+    """Mantissas and exponent for synapses that carry a Boltzmann unit's +1 / -1 messages, coarse
+    enough that Lava's shift loses nothing (``weight_exp = exp + receive >= 0``; -1 for a mixed-sign
+    matrix, whose mantissas are even): a floored bit per message would add up, as those units
+    send at almost every step."""
+    w_int, e = weight_mantissa(np.asarray(w, dtype=np.float64))
+    floor_exp = -receive - (1 if w_int.min(initial=0) < 0 < w_int.max(initial=0) else 0)
+    if e >= floor_exp:
+        return w_int, e
+    return lava_weights(np.rint(np.asarray(w, dtype=np.float64) * 2.0 ** (ACT_SHIFT - floor_exp))), floor_exp
 
 
 def bias_mant_exp(b: np.ndarray) -> tuple[np.ndarray, int]:
@@ -104,6 +121,7 @@ class QPopulation:
     gate: float = 1.0  # probabilistic gate (stochastic, rate); 1 = always open
     noise: np.ndarray | None = None  # rate units' Langevin noise: integer scale per step (noise_scale_int)
     activation: str = "relu"  # sigma-delta neurons: relu or unit
+    temperature: int = 0  # Boltzmann units: NEBM's 8-bit temperature (T / 4 in state units)
 
     @property
     def gated(self) -> bool:
@@ -146,6 +164,8 @@ def quantize(graph: Graph) -> QuantizedGraph:
                                f"delay, plus the step every synapse adds), got {c.delay}")
         w = c.weight * c.mask if c.mask is not None else c.weight
         q.connections[c.name] = QConnection(*weight_mantissa(np.asarray(w, dtype=np.float64)))
+        if graph.populations[c.pre].model == "boltzmann":  # exact +-1 messages (see _exact_from_boltzmann)
+            q.connections[c.name] = QConnection(*_exact_from_boltzmann(w, receive_bits(graph, c.post)))
         if c.feedback != 1.0:  # the scaled transposed direction gets its own mantissas and exponent
             q.connections[c.name].w_back, q.connections[c.name].exp_back = \
                 weight_mantissa(np.asarray(w, dtype=np.float64).T * c.feedback)
@@ -166,6 +186,8 @@ def quantize(graph: Graph) -> QuantizedGraph:
             q.populations[p.name] = QPopulation("sigma", mant, exp)
         elif p.model == "sigma_delta":
             q.populations[p.name] = _sigma_delta(p)
+        elif p.model == "boltzmann":
+            q.populations[p.name] = _boltzmann(p)
         elif p.model in ("hard_sigmoid", "linear"):
             damping = int(np.rint(float(p.param("damping")) * 2**DECAY_BITS))
             q.populations[p.name] = QPopulation(p.model, mant, exp, damping=damping, seed=int(p.param("seed")),
@@ -191,6 +213,20 @@ def _sigma_delta(p) -> QPopulation:
                            f"SigmaDelta bias (|bias| <= {SD_BIAS_MAX / 2**SD_BITS:.3g} with {SD_BITS} fractional bits)")
     vth = max(1, int(np.rint(float(p.param("threshold")) * 2**SD_BITS)))
     return QPopulation("sigma_delta", bias, 0, vth=vth, activation=p.param("activation"))
+
+
+def _boltzmann(p) -> QPopulation:
+    """A Boltzmann population's integers: the bias (NEBM's initial state, negated by the plan) with
+    ``BOLTZMANN_BITS`` fractional bits and NEBM's 8-bit temperature."""
+    bias = np.rint((p.bias if p.bias is not None else np.zeros(p.size)) * 2.0**BOLTZMANN_BITS).astype(np.int64)
+    if np.abs(bias).max(initial=0) > NEBM_STATE_MAX:
+        raise BackendError(f"population {p.name!r}: a bias of {np.abs(p.bias).max():.3g} does not fit NEBM's 24-bit state")
+    t = int(np.rint(4 * float(p.param("temperature")) * 2**BOLTZMANN_BITS))
+    if not 1 <= t <= 255:
+        lo, hi = 1 / (4 * 2**BOLTZMANN_BITS), 255 / (4 * 2**BOLTZMANN_BITS)
+        raise BackendError(f"population {p.name!r}: temperature {float(p.param('temperature')):g} does not fit NEBM's "
+                           f"8-bit temperature (fixed point takes {lo:.4g} to {hi:.4g})")
+    return QPopulation("boltzmann", bias, 0, temperature=t, seed=int(p.param("seed")))
 
 
 def _noise_table(p) -> np.ndarray | None:

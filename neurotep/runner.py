@@ -18,7 +18,7 @@ from neurotep.data.encoders import ENCODINGS, delta_frame
 from neurotep.errors import BackendError, DataError, GraphError, MismatchError, NeurotepError
 from neurotep.graph import Graph
 from neurotep.graph.chip import FORMS, in_form
-from neurotep.graph.delta import DEFAULT_THRESHOLD, check_threshold, delta_form
+from neurotep.graph.delta import DEFAULT_THRESHOLD, averages_activation, check_threshold, delta_form
 from neurotep.graph.nodes import SPIKING_MODELS
 from neurotep.graph.probes import recording_plan
 from neurotep.graph.retime import readout_from, retime
@@ -108,8 +108,11 @@ def run_model(graph: Graph, data: Dataset, backend: str = "torch", samples: int 
     delta = encoding == "delta"
     if delta:
         threshold = check_threshold(DEFAULT_THRESHOLD if threshold is None else threshold)
-        if neuron is not None:
-            raise BackendError("--neuron picks the spiking neuron; a delta-coded run uses sigma-delta neurons: drop it")
+        if neuron not in (None, "stochastic"):
+            raise BackendError(f"--neuron {neuron} picks a spiking neuron; a delta-coded run uses sigma-delta neurons, or "
+                               "with --neuron stochastic Boltzmann units (NEBM): drop it or use stochastic")
+        if neuron == "stochastic" and quiet is not None:
+            raise BackendError("--quiet-steps: Boltzmann units never go quiet, so a stochastic delta run takes every step")
         spiking = True  # an event run: every message is recorded and counted
     elif threshold is not None or quiet is not None:
         raise BackendError("--delta-threshold and --quiet-steps apply to --encoding delta")
@@ -142,9 +145,10 @@ def run_model(graph: Graph, data: Dataset, backend: str = "torch", samples: int 
     inp = graph.meta["input"]
     check_batch(x, graph.input_width(inp))
     ids = np.asarray(data.test_index[:n], dtype=np.int64)
-    g = in_form(delta_form(graph, threshold) if delta else rate_to_spiking(graph, neuron=neuron) if spiking else graph,
-                form)
-    if delta:
+    g = in_form(delta_form(graph, threshold, stochastic=neuron == "stochastic") if delta
+                else rate_to_spiking(graph, neuron=neuron) if spiking else graph, form)
+    stochastic = averages_activation(g)
+    if delta and not stochastic:
         quiet = _quiet_steps(g, quiet)
     if backend in ("lava", "emulator"):
         # Lava cannot express delay 0: one step per layer (the torch path runs it with --form chip);
@@ -171,10 +175,12 @@ def run_model(graph: Graph, data: Dataset, backend: str = "torch", samples: int 
     if spiking:  # a re-timed graph's output starts late: its readout mean covers steps_taken steps from then
         steps_taken += readout_from(g, g.meta.get("output"))
     play = dict(backend=backend, precision=precision, spiking=spiking, poisson=spiking_inputs, device=device,
-                raster=raster, on_chip=executed_on == "loihi2-hw", quiet=quiet if delta else None,
+                raster=raster, on_chip=executed_on == "loihi2-hw", quiet=quiet if delta else None, delta=delta,
                 tol=cfg.tol if (steps is None and not spiking) else None)
     t0 = time.perf_counter()
-    chunk = LAVA_BATCH if backend == "lava" else len(x)  # Lava: one simulation per batch of LAVA_BATCH copies
+    # Lava: one simulation per batch of LAVA_BATCH copies; Boltzmann units' draws depend on the batch
+    # layout (neurons.boltzmann), so every backend runs them in Lava's batches
+    chunk = LAVA_BATCH if backend == "lava" or stochastic else len(x)
     outs = [_play_stages(g, parts, x[i:i + chunk], ids[i:i + chunk], steps_taken, play) for i in range(0, len(x), chunk)]
     pred = np.concatenate([o[0] for o in outs]).argmax(1)
     rec = merge([o[1] for o in outs]) if spiking else None
@@ -218,9 +224,12 @@ def _quiet_steps(g: Graph, quiet: int | None) -> int:
 
 def _delta_summary(g: Graph, rec: Recording, threshold: float, quiet: int) -> dict:
     """What run.json says about a delta-coded run: its coding and the steps its samples took."""
-    ex = rec.exit_step.cpu().numpy()
-    return {"threshold": threshold, "quiet_steps": quiet, "mean_exit_step": float(ex.mean()),
-            "max_exit_step": int(ex.max()), "output": g.meta.get("output"), "changes": g.meta["delta_form"]["changes"]}
+    row = {"threshold": threshold, "quiet_steps": quiet, "output": g.meta.get("output"),
+           "changes": g.meta["delta_form"]["changes"], "stochastic": averages_activation(g)}
+    if rec.exit_step is not None:  # Boltzmann units never go quiet: no exits
+        ex = rec.exit_step.cpu().numpy()
+        row.update(mean_exit_step=float(ex.mean()), max_exit_step=int(ex.max()))
+    return row
 
 
 def compare_with_lava(graph: Graph, data: Dataset, samples: int, steps: int | None, encoding: str,
@@ -387,7 +396,7 @@ def _part_torch(pg, frames, ids, steps, encoded, play, final):
     spikes = {p for p in ft if encoded and not pg.emits_graded(p, True)}
 
     def input_fn(t):
-        if play["quiet"]:  # delta coding: the inputs' changes
+        if play["delta"]:  # delta coding: the inputs' changes
             return {p: delta_frame(f, t) for p, f in ft.items()}
         return {p: poisson_spikes_torch(f[t % len(f)], t, ENCODER_SEED, tid) if p in spikes else f[t % len(f)]
                 for p, f in ft.items()}
@@ -402,7 +411,7 @@ def _part_torch(pg, frames, ids, steps, encoded, play, final):
 def _part_torch_fixed(pg, frames, ids, steps, encoded, play, final):
     net = FixedNetwork(quantize(pg), device=play["device"], spiking_inputs=encoded)
     ft = {p: torch.as_tensor(f, device=net.device_) for p, f in _encode(pg, frames, ids, steps, encoded, True).items()}
-    frame = (lambda f, t: delta_frame(f, t)) if play["quiet"] else (lambda f, t: f[t % len(f)])
+    frame = (lambda f, t: delta_frame(f, t)) if play["delta"] else (lambda f, t: f[t % len(f)])
     rec, mean, last = net.run(lambda t: {p: frame(f, t) for p, f in ft.items()}, steps, len(ids),
                               raster=play["raster"] and final, readout=pg.meta["output"], spiking_inputs=encoded,
                               sample_ids=torch.as_tensor(ids, device=net.device_), last=True, quiet=play["quiet"])
@@ -413,7 +422,7 @@ def _part_lava(pg, frames, ids, steps, encoded, play, final):
     from neurotep.backends.lava.runner import run_lava
 
     data = _encode(pg, frames, ids, steps, encoded, play["precision"] == "fixed")
-    if play["quiet"]:  # delta coding: the inputs' changes, step by step; the exits found from the rasters
+    if play["delta"]:  # delta coding: the inputs' changes, step by step; the exits found from the rasters
         data = {p: np.stack([delta_frame(f, t) for t in range(steps)]) for p, f in data.items()}
     rec, readout, _ = run_lava(pg, data, steps, ids, spiking_inputs=encoded, precision=play["precision"],
                                raster=(play["raster"] or bool(play["quiet"])) and final, on_chip=play["on_chip"])

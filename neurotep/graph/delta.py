@@ -28,6 +28,14 @@ The rewrite, recorded in ``meta["delta_form"]``:
 
 The readout of the output population is the sum of its messages, i.e. its activation to within
 ``threshold``; a hard-sigmoid output is read from its ReLU half (the same order, ties at 1 broken).
+
+**The stochastic delta form** (``stochastic=True``, HTSEP's stochastic neurons on the chip): every
+hard-sigmoid unit becomes a Boltzmann unit instead (:mod:`neurotep.neurons.boltzmann`, Loihi 2's
+``NEBM``), a binary unit re-drawn each step, on with probability ``sigmoid((u - 1/2) / temperature)``
+(bias ``b - 1/2``), sending +1 / -1 when it turns on / off. That logistic stands in for the clip
+(equal at 1/2 and with the same slope there at temperature 1/4), so it is a model change and is
+measured as one (``docs/claims.md``). The network never goes quiet, so the readout is the
+output's activation averaged over the run, not its last value.
 """
 
 from __future__ import annotations
@@ -43,6 +51,46 @@ from neurotep.graph.nodes import Connection, Population
 from neurotep.graph.retime import retime
 
 DEFAULT_THRESHOLD = 0.01  # float units of activation (hidden units live in [0, 1])
+DEFAULT_TEMPERATURE = 0.25  # Boltzmann units: sigmoid((u - 1/2) / T) has the clip's slope 1 at u = 1/2
+
+
+def _fold_linear_feedback(g: Graph) -> list[str]:
+    """Route a linear output's feedback to Boltzmann units through the units themselves: with
+    ``y = A s + b`` (a unit-activation sigma-delta population fed only by Boltzmann units), the
+    feedback ``B y`` is ``(B A) s + B b``, so each ``y -> h`` connection becomes ``s -> h``
+    connections ``B A`` (their delays added) and ``B b`` joins ``h``'s bias. Why: a graded message
+    reaches NEBM's 7-bit state through a right shift that floors every message, and ``y`` sends one
+    at almost every step, so the floors add up to a drift of half a bit per message (measured: a
+    32-unit model fell from 58 % to 31 % in fixed point); Boltzmann units send +1 / -1, which reach
+    it exactly (``neurotep.quantize``). ``y`` keeps its other receivers, the readout among them."""
+    changes = []
+    for o in list(g.populations.values()):
+        if o.model != "sigma_delta" or o.param("activation") != "unit":
+            continue
+        ins = [c for c in g.connections if c.post == o.name]
+        outs = [c for c in g.connections if c.pre == o.name and c.post != o.name]
+        if not ins or not outs or any(c.mask is not None for c in ins + outs) \
+                or any(g.populations[c.pre].model != "boltzmann" for c in ins) \
+                or any(g.populations[c.post].model != "boltzmann" for c in outs):
+            continue
+        b = o.bias if o.bias is not None else np.zeros(o.size)
+        for c2 in outs:
+            for c1 in ins:
+                g.connections.append(Connection(f"{c1.name}__{c2.name}", c1.pre, c2.post, c2.weight @ c1.weight,
+                                                delay=c1.delay + c2.delay))
+            post = g.populations[c2.post]
+            post.bias = (post.bias if post.bias is not None else np.zeros(post.size)) + c2.weight @ b
+            g.connections.remove(c2)
+            changes.append(f"feedback {c2.name} ({o.name} -> {c2.post}): folded into {c2.post}'s inputs from "
+                           f"{', '.join(c.pre for c in ins)} and its bias (exact: y = A s + b)")
+    return changes
+
+
+def averages_activation(graph: Graph) -> bool:
+    """Whether ``graph``'s readout is its output's activation averaged over the run (the
+    stochastic delta form) rather than the sum of the output's messages (the delta form) or the
+    mean of what it sends (every other graph)."""
+    return bool(graph.meta.get("delta_form", {}).get("stochastic"))
 
 
 def check_threshold(threshold: object) -> float:
@@ -56,10 +104,14 @@ def check_threshold(threshold: object) -> float:
     return t
 
 
-def delta_form(graph: Graph, threshold: float = DEFAULT_THRESHOLD) -> Graph:
-    """``graph`` (a rate network) rewritten with sigma-delta neurons (see the module docstring);
-    the input graph is not changed. One-line :class:`GraphError` for what it cannot express."""
+def delta_form(graph: Graph, threshold: float = DEFAULT_THRESHOLD, stochastic: bool = False,
+               temperature: float = DEFAULT_TEMPERATURE) -> Graph:
+    """``graph`` (a rate network) rewritten with sigma-delta neurons, or with ``stochastic`` its
+    hard-sigmoid units as Boltzmann units (see the module docstring); the input graph is not
+    changed. One-line :class:`GraphError` for what it cannot express."""
     threshold = check_threshold(threshold)
+    if stochastic and not 0 < float(temperature) < float("inf"):
+        raise GraphError(f"the Boltzmann units' temperature must be a finite number > 0, got {temperature!r}")
     g = copy.deepcopy(graph)
     if g.stages:
         raise GraphError("delta coding runs single-stage graphs; this one has stages (a sequence model such as "
@@ -89,6 +141,10 @@ def delta_form(graph: Graph, threshold: float = DEFAULT_THRESHOLD) -> Graph:
             continue
         bias = p.bias if p.bias is not None else np.zeros(p.size)
         act = "relu" if p.model == "hard_sigmoid" else "unit"
+        if stochastic and p.model == "hard_sigmoid":
+            p.model, p.params = "boltzmann", {"temperature": float(temperature), "seed": int(graph.meta.get("seed", 0))}
+            p.bias = np.array(bias, dtype=np.float64) - 0.5
+            continue
         if p.model == "hard_sigmoid":
             ceil = f"{p.name}_ceil"
             if ceil in g.populations:
@@ -107,11 +163,18 @@ def delta_form(graph: Graph, threshold: float = DEFAULT_THRESHOLD) -> Graph:
                                                 delay=c.delay, mask=None if c.mask is None else c.mask.copy()))
     changes.append(f"units {', '.join(p for p in g.populations if g.populations[p].model == 'sigma_delta')}: "
                    f"SigmaDelta neurons, threshold {threshold:g}, no damping")
+    boltzmann = [p for p in g.populations if g.populations[p].model == "boltzmann"]
+    if boltzmann:
+        changes.append(f"units {', '.join(boltzmann)}: Boltzmann units (NEBM), on with probability "
+                       f"sigmoid((u - 1/2) / {float(temperature):g}) in place of clip(u, 0, 1): a model change")
     for p, ceil in ceilings.items():
         changes.append(f"population {p}: hard sigmoid as two ReLUs, {p} and its ceiling {ceil} (bias - 1, "
                        "negated outgoing weights)")
     if any(c.delay == 0 for c in g.connections):
         g = retime(g)
         changes.append("delay-0 connections: delay 1 (one step per layer)")
-    g.meta["delta_form"] = {"threshold": threshold, "ceilings": ceilings, "changes": changes}
+    if boltzmann:
+        changes += _fold_linear_feedback(g)
+    g.meta["delta_form"] = {"threshold": threshold, "ceilings": ceilings, "changes": changes,
+                            "stochastic": bool(boltzmann)}
     return g.validate()

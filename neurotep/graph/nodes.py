@@ -47,6 +47,12 @@ NEURON_MODELS: dict[str, dict[str, Any]] = {
     # activation only where it reaches ``threshold``. The delta form (neurotep.graph.delta) writes a
     # rate network with these; its messages are graded events, counted like spikes.
     "sigma_delta": {"threshold": 0.01, "activation": "relu"},
+    # The Boltzmann unit, lava-optimization's NEBM (neurotep.neurons.boltzmann), the stochastic
+    # neuron Loihi 2 runs on its neuro-cores: a binary unit re-drawn every step, on with probability
+    # sigmoid(state / temperature), its state the bias plus the sum of the messages received; it
+    # sends +1 / -1 when it turns on / off. The stochastic delta form (neurotep.graph.delta) writes
+    # HTSEP's hidden units as these; ``seed`` seeds NEBM's numpy stream.
+    "boltzmann": {"temperature": 0.25, "seed": 0},
     # Leaky integrate-and-fire, the snnTorch Leaky convention: v <- beta * v + input (+ bias),
     # spike when v > threshold, reset by subtraction or to zero.
     "lif": {"beta": 1.0, "threshold": 1.0, "reset": "subtract"},
@@ -58,8 +64,8 @@ NEURON_MODELS: dict[str, dict[str, Any]] = {
 
 RATE_MODELS = frozenset({"hard_sigmoid", "tanh", "linear"})
 SPIKING_MODELS = frozenset({"lif", "stochastic"})
-GRADED_MODELS = RATE_MODELS | {"sigma", "sigma_delta"}  # populations that send graded values in every mode
-EVENT_MODELS = frozenset({"sigma_delta"})  # graded, but sent only when nonzero: recorded and counted as events
+GRADED_MODELS = RATE_MODELS | {"sigma", "sigma_delta", "boltzmann"}  # populations that send graded values in every mode
+EVENT_MODELS = frozenset({"sigma_delta", "boltzmann"})  # graded, but sent only when nonzero: recorded and counted as events
 RESET_MODES = ("subtract", "zero")
 
 

@@ -49,7 +49,7 @@ def predict(net: TorchNetwork, x: np.ndarray, cfg: EqPropConfig, batch: int = 51
 
 def train(graph: Graph, data: Dataset, method: str = "eqprop", epochs: int = 30, batch_size: int = 32,
           lr: float = 1e-3, seed: int = 0, device: str = "cpu", bptt_steps: int = 40,
-          progress: bool = True) -> TrainResult:
+          progress: bool = True, weight_decay: float = 0.0) -> TrainResult:
     """Train ``graph`` on ``data``; returns the trained graph and its metrics."""
     if method not in METHODS:
         raise NeurotepError(f"unknown training method {method!r}: use one of {', '.join(METHODS)}")
@@ -63,7 +63,7 @@ def train(graph: Graph, data: Dataset, method: str = "eqprop", epochs: int = 30,
     net = TorchNetwork(graph, device=device)
     spectral = bool(graph.meta.get("spectral"))
     cfg = predictive.PredictiveConfig.from_meta(graph.meta) if method == "predictive" else EqPropConfig.from_meta(graph.meta)
-    opt = torch.optim.Adam(net.parameters(), lr=lr)
+    opt = torch.optim.Adam(net.parameters(), lr=lr, weight_decay=weight_decay)
     x_all = torch.as_tensor(data.x_train, device=net.device_, dtype=net.dtype)
     t_all = torch.as_tensor(one_hot(data.y_train, data.n_classes), device=net.device_, dtype=net.dtype)
     out = graph.meta["output"]

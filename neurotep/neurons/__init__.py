@@ -4,6 +4,7 @@ Norse-style pure step functions: each takes the input current and the previous s
 returns the new output and state. Backends call these; none re-implements them.
 """
 
+from neurotep.neurons.boltzmann import DrawStream, boltzmann_step
 from neurotep.neurons.buffer import RingBuffer, torus_feedback
 from neurotep.neurons.lif import integrate, lif_step
 from neurotep.neurons.rate import activation, energy_term, rate_step, sigma_step
@@ -11,6 +12,8 @@ from neurotep.neurons.sigma_delta import sigma_delta_step
 from neurotep.neurons.stochastic import spike_probability, stochastic_step
 
 __all__ = [
+    "DrawStream",
+    "boltzmann_step",
     "sigma_step",
     "sigma_delta_step",
     "RingBuffer",

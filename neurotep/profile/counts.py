@@ -198,7 +198,8 @@ def count_run(run_dir: str | Path) -> RunCounts:
             graded_names.append(p.name)
             continue
         # spikes, or graded events (sigma-delta messages, a delta-coded input's changes): counted one by one
-        kinds[p.name] = GRADED if graph.emits_graded(p.name, spiking_inputs=poisson) else SPIKE
+        # a Boltzmann unit's +1 / -1 is graded on the wire but costs its receivers an accumulate, like a spike
+        kinds[p.name] = GRADED if graph.emits_graded(p.name, spiking_inputs=poisson) and p.model != "boltzmann" else SPIKE
         key = f"per_neuron/{p.name}"
         if key in spikes:
             ev = _int_counts(spikes[key], f"{SPIKES_NPZ}[{key}]")

@@ -35,6 +35,9 @@ def build(plan: LavaPlan, inputs: dict[str, np.ndarray], steps: int, record_dir:
 
             params = dict(spec.params, act_mode=ActivationMode(spec.params["act_mode"]))
             procs[spec.name] = cls(shape=spec.shape, **params, **spec.arrays)
+        elif spec.kind == "boltzmann":  # lava-optimization's NEBM; seed: see below
+            params = {k: v for k, v in spec.params.items() if k != "seed"}
+            procs[spec.name] = cls(shape=spec.shape, **params, **spec.arrays)
         elif spec.kind == "dense":
             procs[spec.name] = cls(weights=spec.arrays["weights"], name=spec.name, **spec.params)
         elif spec.kind in ("sparse", "delay_sparse"):
@@ -65,4 +68,7 @@ def build(plan: LavaPlan, inputs: dict[str, np.ndarray], steps: int, record_dir:
             procs[spec.name] = cls(shape=spec.shape, **params, **spec.arrays)
     for link in plan.links:
         getattr(procs[link.src], link.src_port).connect(getattr(procs[link.dst], link.dst_port))
+    seeds = {spec.params["seed"] for spec in plan.procs if spec.kind == "boltzmann"}
+    if seeds:  # NEBM draws from numpy's global generator, in processes Lava forks from this one at run()
+        np.random.seed(seeds.pop())
     return procs

@@ -45,6 +45,7 @@ import scipy.sparse as sp
 from neurotep.errors import BackendError
 from neurotep.graph import RATE_MODELS, Graph
 from neurotep.graph.probes import recording_plan
+from neurotep.graph.delta import averages_activation
 from neurotep.graph.retime import readout_from
 from neurotep.neurons.fixed import KERNEL_BITS
 from neurotep.quantize import TAP_BITS, quantize
@@ -123,10 +124,17 @@ _NEURON_CLASS = {
     "lif": "lava.proc.lif.process.LIF",
     "sigma": "lava.proc.sdn.process.Sigma",
     "sigma_delta": "lava.proc.sdn.process.SigmaDelta",
+    "boltzmann": "lava.lib.optimization.solvers.generic.nebm.process.NEBM",  # lava-optimization
     "sub_lif": _OURS + "SubtractiveLIF",
     "stochastic": _OURS + "StochasticNeurons",
     "rate": _OURS + "RateUnits",
 }
+
+
+def out_port(graph: Graph, pop: str) -> str:
+    """The port that population ``pop``'s process sends on: NEBM's changes of state leave on
+    ``s_wta_out`` (its ``s_sig_out`` stays unconnected), every other neuron's on ``s_out``."""
+    return "s_wta_out" if graph.populations[pop].model == "boltzmann" else "s_out"
 
 
 def torus_spec(graph: Graph, b, batch: int, q=None) -> ProcSpec:
@@ -194,6 +202,14 @@ def compile_graph(graph: Graph, batch: int = 1, precision: str = "float", record
                                               act_mode=int(p.param("activation") == "relu"), cum_error=False,
                                               spike_exp=0, state_exp=0),
                                   arrays=dict(bias=np.tile(qp.bias, batch) if qp else bias)))
+        elif p.model == "boltzmann":  # NEBM: fixed point only; its state has the opposite sign (neurons.boltzmann)
+            if q is None:
+                raise BackendError(f"population {p.name!r}: Boltzmann units (lava-optimization's NEBM) have only a "
+                                   "fixed-point model in Lava: run with --precision fixed")
+            qp = q.populations[p.name]
+            procs.append(ProcSpec(name, "boltzmann", _NEURON_CLASS["boltzmann"], shape, population=p.name,
+                                  params=dict(temperature=qp.temperature, refract=0, seed=qp.seed, neuron_model="nebm"),
+                                  arrays=dict(init_state=-np.tile(qp.bias, batch))))
         elif q is not None and p.model == "lif":
             qp = q.populations[p.name]
             if qp.reset == "zero":  # Lava's own bit-accurate LIF
@@ -237,6 +253,9 @@ def compile_graph(graph: Graph, batch: int = 1, precision: str = "float", record
             raise BackendError(f"population {p.name!r}: no Lava mapping for neuron model {p.model!r}")
         holder[p.name] = name
 
+    seeds = {int(p.param("seed")) for p in graph.populations.values() if p.model == "boltzmann"}
+    if len(seeds) > 1:  # one numpy generator seeds every NEBM process (build.py)
+        raise BackendError(f"the Boltzmann populations draw from one seed on Lava; these use {sorted(seeds)}: give them one")
     for c in graph.connections:
         if c.delay < 1:
             raise BackendError(f"connection {c.name!r} ({c.pre} -> {c.post}) has delay 0, which Lava cannot express: "
@@ -263,13 +282,15 @@ def compile_graph(graph: Graph, batch: int = 1, precision: str = "float", record
             else:
                 kind, cls = "delay_sparse", "lava.proc.sparse.process.DelaySparse"
                 params = dict(num_message_bits=bits, delay=c.delay - 1, **fixed)
+            if graph.populations[dst].model == "boltzmann":  # NEBM's state is the negated one
+                big = -big
             procs.append(ProcSpec(f"conn_{name}", kind, cls, big.shape, params=params, arrays=dict(weights=big)))
-            links.append(LinkSpec(holder[src], "s_out", f"conn_{name}", "s_in"))
+            links.append(LinkSpec(holder[src], out_port(graph, src), f"conn_{name}", "s_in"))
             links.append(LinkSpec(f"conn_{name}", "a_out", holder[dst], "a_in"))
 
     for b in graph.buffers:
         procs.append(torus_spec(graph, b, batch, q))
-        links.append(LinkSpec(holder[b.population], "s_out", f"torus_{b.population}", "s_in"))
+        links.append(LinkSpec(holder[b.population], out_port(graph, b.population), f"torus_{b.population}", "s_in"))
         links.append(LinkSpec(f"torus_{b.population}", "a_out", holder[b.population], "a_in"))
 
     out = graph.meta.get("output")
@@ -285,6 +306,7 @@ def compile_graph(graph: Graph, batch: int = 1, precision: str = "float", record
         size = graph.populations[pop].size
         kinds = plan.get(pop, frozenset())
         params = dict(batch=batch, size=size, readout=pop == out, readout_from=readout_from(graph, out), state="state" in kinds,
+                      integrate=pop == out and averages_activation(graph),
                       raster="raster" in kinds and graph.sends_events(pop, spiking_inputs),
                       events=graph.emits_graded(pop, spiking_inputs) and graph.sends_events(pop, spiking_inputs))
         spec = by_name[holder[pop]]
@@ -296,6 +318,6 @@ def compile_graph(graph: Graph, batch: int = 1, precision: str = "float", record
         else:  # Lava's own LIF: a Recorder listens to it
             name = f"rec_{pop}"
             procs.append(ProcSpec(name, "recorder", _OURS + "Recorder", (batch * size,), population=pop, params=params))
-            links.append(LinkSpec(holder[pop], "s_out", name, "s_in"))
+            links.append(LinkSpec(holder[pop], out_port(graph, pop), name, "s_in"))
             recorders[pop] = name
     return LavaPlan(procs, links, batch, precision, holder, recorders)

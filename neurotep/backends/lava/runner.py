@@ -17,6 +17,7 @@ from neurotep.backends.lava.isolate import job_dir, reap, run_worker
 from neurotep.errors import BackendError
 from neurotep.graph import Graph, save_graph
 from neurotep.graph.probes import recording_plan
+from neurotep.graph.delta import averages_activation
 from neurotep.graph.retime import readout_from
 from neurotep.quantize import value_bits
 from neurotep.recording import Recording
@@ -114,6 +115,7 @@ def _readout(graph: Graph, records: dict, steps: int, precision: str = "float") 
     if z is None or "acc" not in z:
         return None
     scale = 2.0 ** value_bits(graph, out, True) if precision == "fixed" else 1.0  # fixed point: graded integers
-    span = 1 if "delta_form" in graph.meta else max(steps - readout_from(graph, out), 1)  # delta: the messages' sum
+    span = (1 if "delta_form" in graph.meta and not averages_activation(graph)  # delta: the messages' sum
+            else max(steps - readout_from(graph, out), 1))
     return {"mean": torch.as_tensor(z["acc"] / (span * scale)),
             "last": torch.as_tensor(z["last"] / scale)}

@@ -12,9 +12,10 @@ from neurotep.backends.torch.accumulate import Synapses
 from neurotep.backends.torch.state import resolve_device
 from neurotep.backends.torch.wiring import is_diagonal
 from neurotep.graph.probes import recording_plan
+from neurotep.graph.delta import averages_activation
 from neurotep.graph.retime import readout_from
 from neurotep.recording import EarlyExit, Recording
-from neurotep.neurons import RingBuffer, sigma_delta_step, sigma_step
+from neurotep.neurons import DrawStream, RingBuffer, boltzmann_step, sigma_delta_step, sigma_step
 from neurotep import rng
 from neurotep.neurons.fixed import (lif_fixed_step, noise_fixed, rate_fixed_step, shift, stochastic_fixed_step,
                                    torus_fixed)
@@ -81,6 +82,9 @@ class FixedNetwork:
              if p.model in ("lif", "stochastic")}
         v.update({k: tuple(torch.zeros(batch, g.populations[k].size, **kw) for _ in range(3))
                   for k, p in self.q.populations.items() if p.model == "sigma_delta"})  # (sigma, act, residue)
+        v.update({k: (self.bias[k].expand(batch, -1).clone(), torch.zeros(batch, g.populations[k].size, **kw),
+                      DrawStream(p.seed, batch, g.populations[k].size))
+                  for k, p in self.q.populations.items() if p.model == "boltzmann"})  # (state, on, NEBM's draws)
         rings = {k: RingBuffer(d, out[k]) for k, d in self.depth.items()}  # tap(j): the output of step t-1-j
         plan = recording_plan(g, spiking_inputs, raster)  # the graph's probes, or every spike-sending population
         counted = [p for p, k in plan.items() if "spikes" in k]
@@ -93,6 +97,7 @@ class FixedNetwork:
         states = {p: torch.zeros(steps, batch, g.populations[p].size, dtype=torch.float64, device=self.device_)
                   for p, k in plan.items() if "state" in k}
         acc, first = None, readout_from(g, readout)  # the step a re-timed graph's readout starts
+        act, integrate = None, averages_activation(g)
         graded = {p for p in counted if g.emits_graded(p, spiking_inputs)}  # events: nonzero messages
         exits = EarlyExit(quiet, batch, steps, self.device_) if quiet else None
         for t in range(steps):
@@ -104,7 +109,10 @@ class FixedNetwork:
                     x = out[src] if c.delay == 1 else rings[src].tap(c.delay - 1)
                     e = self.exp[(c.name, transposed)]
                     term = self.syn[(c.name, transposed)](x)
-                    term = shift(term, e) if e else term
+                    if e and qp.model == "boltzmann":  # Lava shifts the negated sum into NEBM: floor that
+                        term = -shift(-term, e)
+                    elif e:
+                        term = shift(term, e)
                     a = term if a is None else a.add_(term)
                 if name in self.taps:
                     fb = rings[name].weighted_sum(self.taps[name]) >> TAP_BITS
@@ -118,6 +126,10 @@ class FixedNetwork:
                 elif qp.model == "sigma_delta":
                     new[name], *sd = sigma_delta_step(a, *v[name], self.bias[name], qp.vth, qp.activation)
                     v[name] = tuple(sd)
+                elif qp.model == "boltzmann":
+                    state, on, draws = v[name]
+                    new[name], state, on = boltzmann_step(a, state, on, draws.next(), qp.temperature / 4.0)
+                    v[name] = (state, on, draws)
                 elif qp.model == "lif":
                     new[name], v[name] = lif_fixed_step(a, v[name], out[name], qp.dv, qp.vth, self.bias[name], qp.reset)
                 elif qp.model == "stochastic":
@@ -140,8 +152,12 @@ class FixedNetwork:
                     rasters[p][t] = e > 0
             for p, s in states.items():  # in float units
                 s[t] = out[p].double() / 2 ** value_bits(g, p, spiking_inputs)
-            if readout is not None and t >= first:
-                acc = out[readout] if acc is None else acc + out[readout]
+            if readout is not None:
+                x = out[readout]
+                if integrate:  # the stochastic delta form: the output's activation, averaged
+                    act = x = x if act is None else act + x
+                if t >= first:
+                    acc = x if acc is None else acc + x
             if exits is not None and exits.update(t, sum(table[p][t] for p in counted)):
                 break
         rec = Recording(per_step={p: table[p].sum(1) for p in counted},
@@ -149,7 +165,7 @@ class FixedNetwork:
                         per_sample={p: table[p].sum(0).double() for p in counted}, raster=rasters, state=states,
                         exit_step=None if exits is None else exits.step)
         scale = 2 ** value_bits(g, readout, spiking_inputs) if readout is not None else 1
-        span = 1 if "delta_form" in g.meta else max(steps - first, 1)  # delta: the messages' sum is the value
+        span = 1 if "delta_form" in g.meta and not integrate else max(steps - first, 1)  # delta: the messages' sum
         mean = acc.double() / (span * scale) if acc is not None else None
         if last:
             return rec, mean, (out[readout].double() / scale if readout is not None else None)

@@ -24,10 +24,11 @@ import torch
 from neurotep import rng
 from neurotep.graph import NEURON_MODELS, RATE_MODELS, SPIKING_MODELS, Graph
 from neurotep.graph.nodes import circulant_1d
+from neurotep.graph.delta import averages_activation
 from neurotep.graph.probes import recording_plan
 from neurotep.graph.retime import readout_from
 from neurotep.graph.stages import frames_of
-from neurotep.neurons import RingBuffer, rate_step, sigma_delta_step, sigma_step, stochastic_step
+from neurotep.neurons import DrawStream, RingBuffer, boltzmann_step, rate_step, sigma_delta_step, sigma_step, stochastic_step
 from neurotep.neurons.rate import noise_scale
 from neurotep.recording import EarlyExit, Recording
 from neurotep.backends.torch.state import Nudge, SimState, resolve_device
@@ -213,6 +214,11 @@ class TorchNetwork(torch.nn.Module):
                 v[p.name] = torch.zeros(batch, p.size, device=self.device_, dtype=self.dtype)
             elif p.model == "sigma_delta":  # (sigma, act, residue)
                 v[p.name] = tuple(torch.zeros(batch, p.size, device=self.device_, dtype=self.dtype) for _ in range(3))
+            elif p.model == "boltzmann":  # (state from the bias, on, NEBM's draws)
+                b = self.biases[p.name] if p.name in self.biases else torch.zeros(p.size, dtype=self.dtype)
+                v[p.name] = (b.to(self.device_, self.dtype).expand(batch, p.size).clone(),
+                             torch.zeros(batch, p.size, device=self.device_, dtype=self.dtype),
+                             DrawStream(int(p.param("seed")), batch, p.size))
         return SimState(0, out, v, hist)
 
     def static_drive(self, inputs: dict[str, torch.Tensor], weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -258,7 +264,7 @@ class TorchNetwork(torch.nn.Module):
             if active is not None and name not in active:
                 new[name] = st.out[name]
                 continue
-            u = input_current(self, st, name, new, weights, drive, bias=pop.model != "sigma_delta")
+            u = input_current(self, st, name, new, weights, drive, bias=pop.model not in ("sigma_delta", "boltzmann"))
             if nudge is not None and nudge.population == name:
                 u = u - nudge.beta * (st.out[name] - nudge.target)
             gate = self._gate(pop, st.t, sample_ids, u.shape[0]) if gates else None
@@ -271,6 +277,10 @@ class TorchNetwork(torch.nn.Module):
                 new[name], *sd = sigma_delta_step(u, *st.v[name], self.biases[name] if name in self.biases else 0.0,
                                                   float(pop.param("threshold")), pop.param("activation"))
                 v_new[name] = tuple(sd)
+            elif pop.model == "boltzmann":
+                state, on, draws = st.v[name]
+                new[name], state, on = boltzmann_step(u, state, on, draws.next(), float(pop.param("temperature")))
+                v_new[name] = (state, on, draws)
             elif pop.model == "lif":
                 spk, v_new[name] = self._leaky[name](u, st.v[name])
                 new[name] = spk.to(self.dtype)  # snnTorch's spike function always returns float32
@@ -436,6 +446,7 @@ class TorchNetwork(torch.nn.Module):
         rasters = {p: torch.zeros(steps, batch, size[p], device=self.device_, dtype=torch.bool)
                    for p in spiking if "raster" in plan[p]}
         acc, first = None, readout_from(self.graph, readout)
+        act, integrate = None, averages_activation(self.graph)
         graded = {p for p in spiking if self.graph.emits_graded(p, spiking_inputs)}  # events: nonzero messages
         exits = EarlyExit(quiet, batch, steps, self.device_) if quiet else None
         with torch.no_grad():
@@ -451,8 +462,12 @@ class TorchNetwork(torch.nn.Module):
                             rasters[p][t] = s > 0
                     for p, v in states.items():
                         v[t] = st.out[p]
-                    if readout is not None and t >= first:
-                        acc = st.out[readout] if acc is None else acc + st.out[readout]
+                    if readout is not None:
+                        x = st.out[readout]
+                        if integrate:  # the stochastic delta form: the output's activation, averaged
+                            act = x = x if act is None else act + x
+                        if t >= first:
+                            acc = x if acc is None else acc + x
                     if exits is not None and exits.update(t, sum(table[p][t] for p in spiking)):
                         break
             finally:  # the kernels hold this run's weights: later steps (e.g. training) must not see them
@@ -465,6 +480,6 @@ class TorchNetwork(torch.nn.Module):
             state=states,
             exit_step=None if exits is None else exits.step,
         )
-        if acc is not None and "delta_form" in self.graph.meta:
+        if acc is not None and "delta_form" in self.graph.meta and not integrate:
             return st, rec, acc
         return st, rec, (acc / max(steps - first, 1) if acc is not None else None)

@@ -35,6 +35,7 @@ class Counter:
         self.per_neuron = np.zeros(self.n)
         self.acc = np.zeros((self.b, self.n)) if p["readout"] else None
         self.first = int(p.get("readout_from", 0))  # a re-timed graph's readout starts at the output's shift
+        self.integrate, self.act = bool(p.get("integrate")), 0
         self.raster = np.zeros((self.steps, self.b, self.n), dtype=bool) if p.get("raster") else None
         self.state = np.zeros((self.steps, self.b, self.n)) if p.get("state") else None  # a "state" probe
         self.last = None
@@ -48,8 +49,11 @@ class Counter:
             self.table[t] = e.sum(1)
             self.per_neuron += e.sum(0)
             if self.acc is not None:
+                r = x
+                if self.integrate:  # the stochastic delta form: the output's activation, averaged
+                    self.act = r = self.act + x
                 if t >= self.first:
-                    self.acc += x
+                    self.acc += r
                 if time_step == self.steps:  # the readout's final values (x may be a reused buffer)
                     self.last = x.copy()
             if self.raster is not None:

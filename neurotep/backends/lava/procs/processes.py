@@ -103,9 +103,10 @@ class Recorder(AbstractProcess):
     (~25 us each), which would dominate a run."""
 
     def __init__(self, *, shape: tuple[int, ...], batch: int, size: int, readout: bool, steps: int, path: str,
-                 raster: bool = False, state: bool = False, readout_from: int = 0, events: bool = False) -> None:
+                 raster: bool = False, state: bool = False, readout_from: int = 0, events: bool = False,
+                 integrate: bool = False) -> None:
         super().__init__(shape=shape, batch=batch, size=size, readout=readout, steps=steps, path=path, raster=raster,
-                         state=state, readout_from=readout_from, events=events)
+                         state=state, readout_from=readout_from, events=events, integrate=integrate)
         self.s_in = InPort(shape=shape)
 
 
