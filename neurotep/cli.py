@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -57,14 +58,23 @@ def _whole(lo: int, hi: int | None = None):
 
 def _positive(text: str) -> float:
     """An argparse ``type``: a finite number above zero."""
-    import math
-
     try:
         v = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
     if not (math.isfinite(v) and v > 0):
         raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text}")
+    return v
+
+
+def _non_negative(text: str) -> float:
+    """An argparse ``type``: a finite number, zero or above."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
+    if not (math.isfinite(v) and v >= 0):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
     return v
 
 
@@ -158,7 +168,7 @@ def _train(args, build: dict) -> dict:
 
     return train_variant(args.variant, args.dataset, args.data_path, epochs=args.epochs, seed=args.seed,
                          method=args.method, backend=args.backend, lr=args.lr, lr_lava=args.lr_lava, device=args.device,
-                         progress=not args.json, build=build)
+                         progress=not args.json, build=build, weight_decay=args.weight_decay)
 
 
 def load_model(model_dir: str):
@@ -421,6 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "bias_period, init_gain)")
     s.add_argument("--lr", type=_positive, default=1e-3, help="Adam learning rate (torch backend)")
     s.add_argument("--lr-lava", type=_positive, default=0.05, help="SGD learning rate of EqProp on Lava")
+    s.add_argument("--weight-decay", type=_non_negative, default=0.0, help="Adam's L2 weight decay (torch backend, default 0)")
     s.add_argument("--device", type=_device, default="cpu", help="cpu, cuda or cuda:N (torch backend)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(fn=cmd_train)

@@ -20,7 +20,8 @@ def sequence_layout(builder, data) -> dict:
 
 def train_variant(variant: str, dataset: str = "digits", data_path: str | None = None, epochs: int = 40, seed: int = 0,
                   method: str = "eqprop", backend: str = "torch", lr: float = 1e-3, lr_lava: float = 0.05,
-                  device: str = "cpu", progress: bool = True, data=None, build: dict | None = None) -> dict:
+                  device: str = "cpu", progress: bool = True, data=None, build: dict | None = None,
+                  weight_decay: float = 0.0) -> dict:
     """Train ``variant`` on ``dataset`` (or on ``data``, an already loaded split), built with the
     hyperparameters ``build`` over its defaults (``train --set``); the metrics, with the trained
     graph under ``"graph"``."""
@@ -39,7 +40,8 @@ def train_variant(variant: str, dataset: str = "digits", data_path: str | None =
         trained, metrics = _train_on_lava(variant, graph, data, method, epochs, lr_lava, seed, progress)
         history = []
     elif backend == "torch":
-        result = train(graph, data, method=method, epochs=epochs, seed=seed, lr=lr, device=device, progress=progress)
+        result = train(graph, data, method=method, epochs=epochs, seed=seed, lr=lr, device=device, progress=progress,
+                       weight_decay=weight_decay)
         trained, metrics, history = result.graph, result.metrics, result.history
     else:
         raise NeurotepError(f"unknown backend {backend!r}: use torch or lava")

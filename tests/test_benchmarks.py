@@ -34,8 +34,9 @@ def test_quick_mnist1d_and_sweep_benchmarks(quick_benchmark):
     assert "published" in out and res["split"] == {"train": 4000, "test": 1000}
     # the published split: a logistic regression lands on the published 32 %
     assert abs(res["results"]["logistic regression"]["mean"] - res["published"]["logistic regression"]) < 0.04
-    assert str(res["hidden"]) in res["hidden_selection"] and set(res["results"]) >= {  # JSON keys are strings
-        "toreqprop EqProp", "toreqprop BPTT", "sklearn MLP (100,)", "tepssr EqProp (sequence, 40 x 1)"}
+    assert res["setting"] in [r["setting"] for r in res["selection"]] and set(res["results"]) >= {
+        "toreqprop EqProp", "toreqprop BPTT", "sklearn MLP (100,)", "MLP, the published recipe",
+        "tepssr EqProp (sequence, 40 x 1)"}
     out, res = quick_benchmark("sweep")
     assert res["trials"] == 1 and res["back_to_back_seconds"] > 0 and res["sweep_seconds"] > 0
     assert res["summary"][0]["variant"] == "toreqprop" and 0 < res["summary"][0]["test_accuracy_mean"] <= 1

@@ -102,7 +102,8 @@ def train(graph: Graph, data: Dataset, method: str = "eqprop", epochs: int = 30,
     seconds = time.perf_counter() - t0
     trained = net.to_graph()
     last = history[-1] if history else {}
-    metrics = dict(method=method, epochs=epochs, batch_size=batch_size, lr=lr, seed=seed, device=str(net.device_),
+    metrics = dict(method=method, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay, seed=seed,
+                   device=str(net.device_),
                    test_accuracy=last.get("test_accuracy"), train_accuracy=last.get("train_accuracy"),
                    train_seconds=seconds, relax_steps_free=last.get("test_relax_steps"))
     if method == "bptt":
