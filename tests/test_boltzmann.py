@@ -100,3 +100,28 @@ def test_htsep_stochastic_delta_form_sits_wholly_on_neuro_cores(model, tmp_path,
     assert any(p["class"].endswith("nebm.process.NEBM") for p in doc["processes"])
     assert main(["compile", str(m), "--to", "lava", "--mode", "delta", "--neuron", "lif"]) == 2
     assert "--neuron lif" in capsys.readouterr().err
+
+
+def test_logistic_units_are_the_boltzmann_units_mean_and_train_by_eqprop(data):
+    from neurotep.graph.delta import DEFAULT_TEMPERATURE, LOGISTIC_TEMPERATURE as GRAPH_T
+    from neurotep.graph.transforms import rate_to_spiking
+    from neurotep.errors import GraphError
+    from neurotep.neurons.rate import LOGISTIC_TEMPERATURE, activation, energy_term
+
+    assert GRAPH_T == DEFAULT_TEMPERATURE == LOGISTIC_TEMPERATURE  # one value on both sides of the layer line
+    u = np.linspace(-1, 2, 7)
+    s = activation("logistic", u)
+    np.testing.assert_allclose(s, 1 / (1 + np.exp(-(u - 0.5) / 0.25)))
+    # G' = f^-1: the energy's stationary points are the rate fixed points
+    h = 1e-6
+    np.testing.assert_allclose((energy_term("logistic", s + h) - energy_term("logistic", s - h)) / (2 * h), u, atol=1e-5)
+    g = htsep.build(seed=0, hidden=36, torus_shape=(6, 6), units="logistic")
+    assert g.populations["h"].model == "logistic"
+    d = delta_form(g, 0.01, stochastic=True)  # exact: the units' mean is the trained activation
+    assert d.populations["h"].model == "boltzmann" and d.populations["h"].param("temperature") == LOGISTIC_TEMPERATURE
+    with pytest.raises(GraphError, match="add --neuron stochastic"):
+        delta_form(g, 0.01)
+    with pytest.raises(GraphError, match="Boltzmann units"):
+        rate_to_spiking(g)
+    r = train(g, data, epochs=4, seed=0, progress=False)  # 28, 43, 61, 70 % after each epoch
+    assert r.metrics["test_accuracy"] > 0.6 and r.history[-1]["train_loss"] < r.history[0]["train_loss"]

@@ -69,6 +69,7 @@ def test_builder_validates_and_records_everything(tmp_path):
     (dict(input_shape=(3, 3)), r"input_shape must be two positive ints whose product is n_in = 64"),
     (dict(nudge_steps=0), r"nudge_steps must be an int >= 1"),
     (dict(beta=-0.5), r"beta \(the EqProp nudge\) must be a number > 0"),
+    (dict(units="relu"), r"units must be one of hard_sigmoid, logistic, got 'relu'"),
 ])
 def test_bad_hyperparameters_fail_in_one_line(kw, match):
     with pytest.raises(GraphError, match=match) as e:

@@ -51,7 +51,10 @@ from neurotep.graph.nodes import Connection, Population
 from neurotep.graph.retime import retime
 
 DEFAULT_THRESHOLD = 0.01  # float units of activation (hidden units live in [0, 1])
-DEFAULT_TEMPERATURE = 0.25  # Boltzmann units: sigmoid((u - 1/2) / T) has the clip's slope 1 at u = 1/2
+# Boltzmann units: sigmoid((u - 1/2) / T) has the clip's slope 1 at u = 1/2 with T = 1/4; the
+# "logistic" rate unit is that mean (neurons.rate.LOGISTIC_TEMPERATURE, the same value: graph may
+# not import neurons, and a test holds them equal).
+DEFAULT_TEMPERATURE = LOGISTIC_TEMPERATURE = 0.25
 
 
 def _fold_linear_feedback(g: Graph) -> list[str]:
@@ -120,9 +123,15 @@ def delta_form(graph: Graph, threshold: float = DEFAULT_THRESHOLD, stochastic: b
     for p in g.populations.values():
         if p.model == "input":
             continue
-        if p.model not in ("hard_sigmoid", "linear") or float(p.param("noise")) != 0.0:
-            raise GraphError(f"population {p.name!r}: delta coding rewrites hard_sigmoid and linear rate units without "
-                             f"Langevin noise, not {p.model}{' with noise' if p.model in ('hard_sigmoid', 'linear') else ''}")
+        if p.model == "logistic" and not stochastic:
+            raise GraphError(f"population {p.name!r}: logistic units run as Boltzmann units: add --neuron stochastic")
+        if p.model not in ("hard_sigmoid", "logistic", "linear") or float(p.param("noise")) != 0.0:
+            raise GraphError(f"population {p.name!r}: delta coding rewrites hard_sigmoid, logistic and linear rate units "
+                             f"without Langevin noise, not {p.model}"
+                             f"{' with noise' if p.model in ('hard_sigmoid', 'logistic', 'linear') else ''}")
+        if p.model == "logistic" and float(temperature) != LOGISTIC_TEMPERATURE:
+            raise GraphError(f"population {p.name!r}: logistic units are Boltzmann units at temperature "
+                             f"{LOGISTIC_TEMPERATURE:g}, not {float(temperature):g}")
         if float(p.param("gate")) < 1.0:  # a gate is a random damping: like the damping, it moves no fixed point
             changes.append(f"population {p.name}: probabilistic gate {float(p.param('gate')):g} dropped (same fixed points)")
     changes += buffers_to_taps(g)
@@ -141,7 +150,7 @@ def delta_form(graph: Graph, threshold: float = DEFAULT_THRESHOLD, stochastic: b
             continue
         bias = p.bias if p.bias is not None else np.zeros(p.size)
         act = "relu" if p.model == "hard_sigmoid" else "unit"
-        if stochastic and p.model == "hard_sigmoid":
+        if stochastic and p.model in ("hard_sigmoid", "logistic"):
             p.model, p.params = "boltzmann", {"temperature": float(temperature), "seed": int(graph.meta.get("seed", 0))}
             p.bias = np.array(bias, dtype=np.float64) - 0.5
             continue

@@ -36,6 +36,11 @@ NEURON_MODELS: dict[str, dict[str, Any]] = {
                      "noise_gain": 0.0},
     "tanh": {"damping": 0.5, "gate": 1.0, "seed": 0, "noise": 0.0, "noise_decay": 1.0, "noise_steps": 0,
              "noise_gain": 0.0},
+    # The mean of a Boltzmann unit at temperature 1/4 (neurotep.neurons.boltzmann): sigmoid(4 (u - 1/2)),
+    # the clip's value and slope at u = 1/2. HTSEP's units="logistic" trains with it, so that its
+    # stochastic delta form (Loihi 2's NEBM) samples the model it was trained as.
+    "logistic": {"damping": 0.5, "gate": 1.0, "seed": 0, "noise": 0.0, "noise_decay": 1.0, "noise_steps": 0,
+                 "noise_gain": 0.0},
     "linear": {"damping": 0.5, "gate": 1.0, "seed": 0, "noise": 0.0, "noise_decay": 1.0, "noise_steps": 0,
                "noise_gain": 0.0},
     # A graded integrator, Lava's Sigma: out <- out + input, sent as a graded value every step. It
@@ -62,7 +67,7 @@ NEURON_MODELS: dict[str, dict[str, Any]] = {
     "stochastic": {"beta": 0.0, "threshold": 0.5, "temperature": 0.1, "reset": "zero", "seed": 0, "gate": 1.0},
 }
 
-RATE_MODELS = frozenset({"hard_sigmoid", "tanh", "linear"})
+RATE_MODELS = frozenset({"hard_sigmoid", "tanh", "logistic", "linear"})
 SPIKING_MODELS = frozenset({"lif", "stochastic"})
 GRADED_MODELS = RATE_MODELS | {"sigma", "sigma_delta", "boltzmann"}  # populations that send graded values in every mode
 EVENT_MODELS = frozenset({"sigma_delta", "boltzmann"})  # graded, but sent only when nonzero: recorded and counted as events

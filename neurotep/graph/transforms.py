@@ -79,6 +79,9 @@ def rate_to_spiking(graph: Graph, neuron: str | None = None, temperature: float 
                     scale[p.name] = 1.0 / float(s["gate"])
         elif p.model == "tanh":
             raise GraphError(f"population {p.name!r}: tanh units have negative outputs and no spiking equivalent; use hard_sigmoid")
+        elif p.model == "logistic":
+            raise GraphError(f"population {p.name!r}: logistic units run as Boltzmann units, not as spiking neurons: "
+                             "use --encoding delta --neuron stochastic")
     if scale:
         _compensate(g, scale)
     g.meta["mode"] = "spiking"

@@ -17,6 +17,7 @@ import torch
 
 from neurotep.backends.torch import TorchNetwork
 from neurotep.learning.eqprop import buffer_energy
+from neurotep.neurons.rate import LOGISTIC_TEMPERATURE
 
 
 def _G(model: str, s: torch.Tensor) -> torch.Tensor:
@@ -25,6 +26,9 @@ def _G(model: str, s: torch.Tensor) -> torch.Tensor:
     if model == "tanh":
         s = s.clamp(-1 + 1e-12, 1 - 1e-12)
         return s * torch.atanh(s) + 0.5 * torch.log1p(-(s**2))
+    if model == "logistic":
+        s = s.clamp(1e-12, 1 - 1e-12)
+        return 0.5 * s + LOGISTIC_TEMPERATURE * (s * torch.log(s) + (1 - s) * torch.log1p(-s))
     raise ValueError(f"no energy term for neuron model {model!r}")
 
 

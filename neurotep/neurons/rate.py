@@ -18,12 +18,17 @@ import numpy as np
 from neurotep.neurons import _xp
 
 
+LOGISTIC_TEMPERATURE = 0.25
+
+
 def activation(model: str, u: Any) -> Any:
     """``f(u)`` of a rate model."""
     if model == "hard_sigmoid":
         return _xp.clip(u, 0.0, 1.0)
     if model == "tanh":
         return _xp.tanh(u)
+    if model == "logistic":  # a Boltzmann unit's mean at temperature 1/4 (LOGISTIC_TEMPERATURE)
+        return _xp.sigmoid((u - 0.5) / LOGISTIC_TEMPERATURE)
     if model == "linear":
         return u
     raise ValueError(f"unknown rate model {model!r}")
@@ -60,10 +65,13 @@ def energy_term(model: str, s: np.ndarray) -> np.ndarray:
     """``G(s)`` per unit, the integral of the inverse activation (numpy, for diagnostics).
 
     hard_sigmoid: ``s^2 / 2`` on [0, 1] (the box constraint is the clip); linear: ``s^2 / 2``;
-    tanh: ``s artanh(s) + log(1 - s^2) / 2``.
+    tanh: ``s artanh(s) + log(1 - s^2) / 2``; logistic: ``s / 2 + T (s log s + (1 - s) log(1 - s))``.
     """
     if model in ("hard_sigmoid", "linear"):
         return 0.5 * s**2
+    if model == "logistic":
+        s = np.clip(s, 1e-12, 1 - 1e-12)
+        return 0.5 * s + LOGISTIC_TEMPERATURE * (s * np.log(s) + (1 - s) * np.log1p(-s))
     if model == "tanh":
         s = np.clip(s, -1 + 1e-12, 1 - 1e-12)
         return s * np.arctanh(s) + 0.5 * np.log1p(-(s**2))

@@ -25,6 +25,12 @@ points, hence the learned function and the EqProp gradient, do not change; relax
 steps (on digits about 30 instead of 18 at gate 0.5) with fewer unit updates per step. What that
 buys is measured, not assumed: ``benchmarks/htsep.py`` and ``docs/claims.md`` (H2, H6).
 
+**Logistic units** (``units="logistic"``): the hidden units' activation is
+``sigmoid(4 (u - 1/2))``, the mean of a Boltzmann unit at temperature 1/4, in place of the clip. The
+stochastic delta form (``run --encoding delta --neuron stochastic``) runs them as Loihi 2's
+``NEBM`` units, which then sample the very model that was trained; the hard-sigmoid default is
+only approximated there. Logistic units have no spiking mode.
+
 **Spiking mode** (``meta["spiking"]``, read by :func:`neurotep.graph.transforms.rate_to_spiking`):
 the hidden units become stochastic integrate-and-fire neurons (spike with probability
 ``sigmoid((v - 1) / temperature)``, subtractive reset) whose spike rate approaches the
@@ -76,6 +82,7 @@ DEFAULTS = dict(
     tol=1e-4,
     spike_temperature=0.1,
     spike_gate=1.0,
+    units="hard_sigmoid",
 )
 
 # Spatial decays are clipped to this range: 0 would cut the torus into isolated units and 1 makes
@@ -85,6 +92,9 @@ DEFAULT_SPATIAL_DECAY = 0.5  # used by "auto" when no input statistics are avail
 # Stochastic spike draws use seed + 2: never the Poisson encoder's seed (1, neurotep.runner), so
 # input spikes and neuron spikes stay independent.
 SPIKE_SEED_OFFSET = 2
+# The hidden units: the hard sigmoid, or the logistic mean of a Boltzmann unit (units="logistic"),
+# trained so that the stochastic delta form (Loihi 2's NEBM units) samples the model as trained.
+UNITS = ("hard_sigmoid", "logistic")
 
 
 def _fail(msg: str):
@@ -201,7 +211,7 @@ def build(n_in: int = 64, n_out: int = 10, seed: int = 0, hidden: int = DEFAULTS
           beta: float = DEFAULTS["beta"], free_steps: int = DEFAULTS["free_steps"],
           nudge_steps: int = DEFAULTS["nudge_steps"], tol: float = DEFAULTS["tol"],
           spike_temperature: float = DEFAULTS["spike_temperature"], spike_gate: float = DEFAULTS["spike_gate"],
-          data_sample: np.ndarray | None = None) -> Graph:
+          data_sample: np.ndarray | None = None, units: str = DEFAULTS["units"]) -> Graph:
     """Build an HTSEP network with fresh weights (uniform +-1/sqrt(fan_in), as the base model).
 
     ``data_sample`` (an (n, n_in) array of training inputs) feeds ``torus_shape="auto"`` /
@@ -277,7 +287,9 @@ def build(n_in: int = 64, n_out: int = 10, seed: int = 0, hidden: int = DEFAULTS
     g.add(Population("x", n_in, "input"))
     rule = LearningRule("eqprop", {"beta": beta})
     bound = 1.0 / np.sqrt(n_in)
-    g.add(Population("h", hidden, "hard_sigmoid", {"damping": float(damping), "gate": float(gate), "seed": int(seed)},
+    if units not in UNITS:
+        _fail(f"units must be one of {', '.join(UNITS)}, got {units!r}")
+    g.add(Population("h", hidden, units, {"damping": float(damping), "gate": float(gate), "seed": int(seed)},
                      bias=rs.uniform(-bound, bound, hidden)))
     g.add(Connection("W_x_h", "x", "h", rs.uniform(-bound, bound, (hidden, n_in)), learning=rule))
     g.add(ToroidalBuffer("torus_h", "h", int(buffer_depth), (float(buffer_decay), *sdec), float(buffer_gain),
@@ -295,7 +307,7 @@ def build(n_in: int = 64, n_out: int = 10, seed: int = 0, hidden: int = DEFAULTS
                              buffer_gain=float(buffer_gain), learn_decay=bool(learn_decay), damping=float(damping),
                              gate=float(gate), input_shape=None if input_shape is None else list(input_shape),
                              beta=beta, free_steps=free_steps, nudge_steps=nudge_steps, tol=tol,
-                             spike_temperature=float(spike_temperature), spike_gate=float(spike_gate)),
+                             spike_temperature=float(spike_temperature), spike_gate=float(spike_gate), units=units),
         # What the torus resolved to (the auto choice is made once, here, not at run time).
         torus=dict(shape=list(shape), radius=list(radius), spatial_decay=list(sdec), time_decay=float(buffer_decay),
                    auto=auto, adaptive="build time only (a chip cannot restructure its torus at run time)"),
