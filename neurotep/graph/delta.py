@@ -173,9 +173,11 @@ def delta_form(graph: Graph, threshold: float = DEFAULT_THRESHOLD, stochastic: b
     changes.append(f"units {', '.join(p for p in g.populations if g.populations[p].model == 'sigma_delta')}: "
                    f"SigmaDelta neurons, threshold {threshold:g}, no damping")
     boltzmann = [p for p in g.populations if g.populations[p].model == "boltzmann"]
-    if boltzmann:
-        changes.append(f"units {', '.join(boltzmann)}: Boltzmann units (NEBM), on with probability "
-                       f"sigmoid((u - 1/2) / {float(temperature):g}) in place of clip(u, 0, 1): a model change")
+    for p in boltzmann:
+        was = graph.populations[p].model
+        changes.append(f"units {p}: Boltzmann units (NEBM), on with probability sigmoid((u - 1/2) / {float(temperature):g})"
+                       + (" in place of clip(u, 0, 1): a model change" if was == "hard_sigmoid"
+                          else ", whose mean is the logistic units' activation"))
     for p, ceil in ceilings.items():
         changes.append(f"population {p}: hard sigmoid as two ReLUs, {p} and its ceiling {ceil} (bias - 1, "
                        "negated outgoing weights)")
