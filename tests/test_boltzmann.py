@@ -80,7 +80,13 @@ def test_lava_nebm_gives_the_same_messages_as_the_torch_fixed_path(model, data):
     assert a.summary["delta"]["stochastic"] and "mean_exit_step" not in a.summary["delta"]
 
 
-def test_stochastic_delta_runs_need_fixed_point_on_lava_and_no_quiet_steps(model, data):
+def test_stochastic_delta_runs_need_fixed_point_on_lava_and_no_quiet_steps(model, data, monkeypatch):
+    import neurotep.backends.lava.runner as lava_runner
+
+    monkeypatch.setattr(lava_runner, "_has_nebm", lambda: False)
+    with pytest.raises(BackendError, match="pip install --no-deps lava-optimization"):
+        run_model(model, data, encoding="delta", neuron="stochastic", precision="fixed", backend="lava", samples=2, steps=5)
+    monkeypatch.undo()
     with pytest.raises(BackendError, match="fixed-point model in Lava"):
         run_model(model, data, encoding="delta", neuron="stochastic", backend="lava", samples=2, steps=5)
     with pytest.raises(BackendError, match="never go quiet"):

@@ -32,6 +32,15 @@ def kill_group(pid: int) -> None:
     reap(pid)
 
 
+def _has_nebm() -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec("lava.lib.optimization.solvers.generic.nebm.process") is not None
+    except ModuleNotFoundError:  # a parent package is missing
+        return False
+
+
 def run_lava(graph: Graph, inputs: dict[str, np.ndarray], steps: int, sample_ids: np.ndarray,
              spiking_inputs: bool = True, precision: str = "float", raster: bool = False,
              timeout: float | None = DEFAULT_TIMEOUT, on_chip: bool = False):
@@ -42,6 +51,9 @@ def run_lava(graph: Graph, inputs: dict[str, np.ndarray], steps: int, sample_ids
     population's values) as ``{"mean": over the run, "last": at the final step}`` or None."""
     if precision not in TAGS:
         raise BackendError(f"unknown precision {precision!r}: use float or fixed")
+    if any(p.model == "boltzmann" for p in graph.populations.values()) and not _has_nebm():
+        raise BackendError("Boltzmann units run on Lava as lava-optimization's NEBM, which is not installed: "
+                           "pip install --no-deps lava-optimization==0.5.0 (make does)")
     batch = len(sample_ids)
     for pop, arr in inputs.items():
         size = graph.populations[pop].size if pop in graph.populations else None
