@@ -179,6 +179,9 @@ def load_model(model_dir: str):
     p = Path(model_dir)
     if not p.exists():
         raise ModelFileError(f"model {model_dir!r} does not exist: train one with `neurotep train VARIANT --out DIR`")
+    if (p / "onchip" / "onchip.json").exists() and not (p / "model").exists():
+        raise ModelFileError(f"{model_dir!r} is an on-chip model (train --on-chip): run, compile and export do not take "
+                             f"on-chip forms yet; its test accuracy and energy are in {p / 'metrics.json'}")
     return load_graph(_graph_path(p))
 
 

@@ -132,6 +132,9 @@ def test_train_on_chip_on_the_twin_writes_a_model(tmp_path):
     e = m["energy_per_training_sample"]
     assert 0 < e["low"]["total_J"] < e["high"]["total_J"] and e["counts"]["learning_updates"] > 0
     assert OnChipForm.load(out / "onchip").sizes == (64, 12, 10)
+    r = _cli("run", str(out), "--out", str(tmp_path / "r"))  # not a graph: one line that says what it is
+    assert r.returncode == 2 and "is an on-chip model" in r.stderr and "metrics.json" in r.stderr
+    assert not (tmp_path / "r").exists()
 
 
 def _session_alive(sid: int) -> list[int]:
