@@ -328,7 +328,10 @@ def test_ctrl_c_leaves_no_lava_process(tmp_path):
         print("start", flush=True)
         run_lava(g, {"x": np.zeros((1, 1, 4))}, 500000, np.array([0]))
     """)
-    p = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # SIG_DFL: a suite started in the background of a non-interactive shell ignores SIGINT, and so
+    # would the child, which Ctrl-C then could not stop; a user's terminal delivers it
+    p = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     assert p.stdout.readline().strip() == "start"
     deadline = time.time() + 60
     while not lava_processes() and time.time() < deadline:

@@ -153,7 +153,8 @@ def test_ctrl_c_keeps_finished_trials_and_leaves_no_ray_behind(tmp_path):
     out = tmp_path / "out"
     p = subprocess.Popen([sys.executable, "-m", "neurotep", "sweep", str(spec), "--out", str(out), "--num-cpus", "2"],
                          cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         env={**os.environ, "PYTHONPATH": str(ROOT)})
+                         env={**os.environ, "PYTHONPATH": str(ROOT)},
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # as in a terminal
     deadline = time.time() + 300
     while time.time() < deadline and not list(out.glob("trials/*/result.json")):
         time.sleep(0.5)
