@@ -237,7 +237,7 @@ def test_staged_rate_run_relaxes_to_the_training_equilibrium(rows):
     with torch.no_grad():
         eq, n = net.relax({"x": torch.as_tensor(x)}, 1000, 1e-12)
     play = dict(backend="torch", precision="float", spiking=False, poisson=False, device="cpu", raster=False,
-                on_chip=False, quiet=None, tol=1e-12)
+                on_chip=False, quiet=None, delta=False, tol=1e-12)
     y = _play_stages(g, stage_parts(g), x, rows.test_index[:3], 1000, play)[0]
     assert n < 1000
     np.testing.assert_allclose(y, eq.out["y"].numpy(), rtol=0, atol=1e-9)
