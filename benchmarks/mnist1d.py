@@ -8,8 +8,8 @@ Measured in one run (torch, CPU, one intra-op thread):
   looked at): the base model's setting among ``CHOICES`` (hidden width, Adam's learning rate and
   weight decay), trained by EqProp for the benchmark's epochs with seed 0; the setting with the
   best final validation accuracy is used below;
-* **static vector**: the base TorEqProp model by EqProp and the same graph by BPTT (Adam lr 1e-3,
-  batch 32, the same epochs and seeds, final epoch), scikit-learn's ``MLPClassifier`` (100 ReLU
+* **static vector**: the base TorEqProp model by EqProp and the same graph by BPTT (Adam with the
+  selected learning rate and weight decay, batch 32, the same epochs and seeds, final epoch), scikit-learn's ``MLPClassifier`` (100 ReLU
   units, its defaults, ``max_iter`` 400), logistic regression, and the **published MLP's recipe**
   on this split (Greydanus's MNIST-1D code: two hidden layers of 100 ReLUs, Adam lr 1e-2, batch
   100, 6000 steps, the final test accuracy; torch, the same seeds);
