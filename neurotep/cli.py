@@ -204,7 +204,8 @@ def cmd_run(args) -> None:
         res = run_model(graph, data, backend=args.backend, samples=args.samples, steps=args.steps, spiking=args.spiking,
                         encoding=args.encoding, device=args.device, raster=args.raster, neuron=args.neuron,
                         precision=args.precision, hardware=args.hardware, form=args.form, strict=args.strict,
-                        check_lava=args.check_lava, threshold=args.delta_threshold, quiet=args.quiet_steps)
+                        check_lava=args.check_lava, threshold=args.delta_threshold, quiet=args.quiet_steps,
+                        temperature=args.temperature)
         doc = save_run(res, tmp)
     s = {k: v for k, v in doc.items() if k != "sample_ids"}  # run.json less the (long) list of sample ids
     mode = "delta-coded" if "delta" in s else s["mode"]
@@ -467,6 +468,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--neuron", default=None,
                    help="spiking neuron for hidden units: lif (integrate-and-fire) or stochastic (default: the variant's); "
                         "with --encoding delta, stochastic gives Boltzmann units (NEBM, Loihi 2's stochastic neuron)")
+    s.add_argument("--temperature", type=_positive, default=None,
+                   help="stochastic units' temperature: of --neuron stochastic spiking neurons (default: the variant's, "
+                        "else 0.1), or with --encoding delta of the Boltzmann units (default 0.25)")
     s.add_argument("--raster", action="store_true", help="also record full spike rasters")
     s.add_argument("--form", default=None,
                    help="reference (the model as trained; the default) or chip (rewritten for Loihi 2's neuro-cores, see "

@@ -24,7 +24,7 @@ from neurotep.graph.probes import recording_plan
 from neurotep.graph.retime import readout_from, retime
 from neurotep.graph.stages import frames_of, stage_parts
 from neurotep.graph.validate import MAX_STEPS
-from neurotep.graph.transforms import rate_to_spiking
+from neurotep.graph.transforms import rate_to_spiking, spiking_settings
 from neurotep.learning.eqprop import EqPropConfig
 from neurotep.quantize import encode_input, quantize
 from neurotep.recording import Recording, exit_steps, merge, save_recording
@@ -84,7 +84,8 @@ def run_model(graph: Graph, data: Dataset, backend: str = "torch", samples: int 
               steps: int | None = None, spiking: bool = False, encoding: str = "poisson",
               device: str = "cpu", raster: bool = False, neuron: str | None = None, precision: str | None = None,
               hardware: str | None = None, form: str | None = None, strict: bool = False,
-              check_lava: int = 0, threshold: float | None = None, quiet: int | None = None) -> RunOutput:
+              check_lava: int = 0, threshold: float | None = None, quiet: int | None = None,
+              temperature: float | None = None) -> RunOutput:
     """Run ``graph`` on the first ``samples`` test images and summarise accuracy and spikes.
 
     Rate mode relaxes the rate network (on torch until converged, on Lava for the model's
@@ -99,6 +100,9 @@ def run_model(graph: Graph, data: Dataset, backend: str = "torch", samples: int 
     in one batch): the spiking mode, fixed point and the chip form by default; ``check_lava=N``
     then re-runs the first N samples on Lava and raises :class:`~neurotep.errors.MismatchError`
     at the first spike that differs.
+
+    ``temperature`` sets the stochastic units' temperature (spiking stochastic neurons, or the
+    Boltzmann units of a stochastic delta run); it needs stochastic units.
 
     ``encoding="delta"`` runs the delta form (:func:`~neurotep.graph.delta.delta_form`, sigma-delta
     neurons with ``threshold``, the input sent as its changes) as an event run: its messages are
@@ -122,6 +126,10 @@ def run_model(graph: Graph, data: Dataset, backend: str = "torch", samples: int 
                                "drop --precision, or use --backend torch for float")
         precision, spiking = "fixed", True
     precision = precision or "float"
+    if temperature is not None and not (neuron == "stochastic" if delta
+                                        else spiking and spiking_settings(graph, neuron)["neuron"] == "stochastic"):
+        raise BackendError("--temperature sets stochastic units' temperature: add --neuron stochastic "
+                           "(with --spiking or --encoding delta)")
     if form is None:
         form = "chip" if hardware == "loihi2" or backend == "emulator" else "reference"
     if check_lava and backend != "emulator":
@@ -145,8 +153,9 @@ def run_model(graph: Graph, data: Dataset, backend: str = "torch", samples: int 
     inp = graph.meta["input"]
     check_batch(x, graph.input_width(inp))
     ids = np.asarray(data.test_index[:n], dtype=np.int64)
-    g = in_form(delta_form(graph, threshold, stochastic=neuron == "stochastic") if delta
-                else rate_to_spiking(graph, neuron=neuron) if spiking else graph, form)
+    g = in_form(delta_form(graph, threshold, stochastic=neuron == "stochastic",
+                           **({} if temperature is None else {"temperature": temperature})) if delta
+                else rate_to_spiking(graph, neuron=neuron, temperature=temperature) if spiking else graph, form)
     stochastic = averages_activation(g)
     if delta and not stochastic:
         quiet = _quiet_steps(g, quiet)
@@ -206,7 +215,8 @@ def run_model(graph: Graph, data: Dataset, backend: str = "torch", samples: int 
                        for pt in parts]} if g.stages else {}),
     )
     if check_lava:
-        summary["check_lava"] = compare_with_lava(graph, data, check_lava, steps, encoding, neuron, form, threshold, quiet)
+        summary["check_lava"] = compare_with_lava(graph, data, check_lava, steps, encoding, neuron, form, threshold, quiet,
+                                                  temperature)
     return RunOutput(summary, rec, g, ids)
 
 
@@ -233,13 +243,14 @@ def _delta_summary(g: Graph, rec: Recording, threshold: float, quiet: int) -> di
 
 
 def compare_with_lava(graph: Graph, data: Dataset, samples: int, steps: int | None, encoding: str,
-                      neuron: str | None, form: str, threshold: float | None = None, quiet: int | None = None) -> dict:
+                      neuron: str | None, form: str, threshold: float | None = None, quiet: int | None = None,
+                      temperature: float | None = None) -> dict:
     """Re-run the first ``samples`` test images on the emulator and on Lava (Loihi2SimCfg,
     ``fixed_pt``) with rasters, and compare every recorded population spike for spike. Returns
     what was compared; raises :class:`~neurotep.errors.MismatchError` naming the first step,
     population, sample and neuron that differ."""
     kw = dict(samples=samples, steps=steps, spiking=True, encoding=encoding, neuron=neuron, precision="fixed",
-              raster=True, form=form, **(dict(threshold=threshold, quiet=quiet) if encoding == "delta" else {}))
+              raster=True, form=form, temperature=temperature, **(dict(threshold=threshold, quiet=quiet) if encoding == "delta" else {}))
     emu = run_model(graph, data, backend="emulator", **kw)
     lava = run_model(graph, data, backend="lava", **kw)
     first = None

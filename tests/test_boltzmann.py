@@ -131,3 +131,14 @@ def test_logistic_units_are_the_boltzmann_units_mean_and_train_by_eqprop(data):
         rate_to_spiking(g)
     r = train(g, data, epochs=4, seed=0, progress=False)  # 28, 43, 61, 70 % after each epoch
     assert r.metrics["test_accuracy"] > 0.6 and r.history[-1]["train_loss"] < r.history[0]["train_loss"]
+
+
+def test_temperature_sets_the_stochastic_units_and_needs_them(model, data):
+    kw = dict(encoding="delta", neuron="stochastic", samples=30, steps=40)
+    cold, warm = run_model(model, data, temperature=0.05, **kw), run_model(model, data, **kw)  # default 0.25
+    assert 0 < cold.summary["populations"]["h"]["spikes"] < warm.summary["populations"]["h"]["spikes"]  # fewer flips
+    assert any("/ 0.05)" in c for c in cold.summary["delta"]["changes"])
+    with pytest.raises(BackendError, match="--temperature sets stochastic units"):
+        run_model(model, data, encoding="delta", temperature=0.1, samples=2, steps=5)
+    with pytest.raises(BackendError, match="--temperature sets stochastic units"):
+        run_model(model, data, spiking=True, neuron="lif", temperature=0.1, samples=2, steps=5)
