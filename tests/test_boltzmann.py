@@ -142,3 +142,19 @@ def test_temperature_sets_the_stochastic_units_and_needs_them(model, data):
         run_model(model, data, encoding="delta", temperature=0.1, samples=2, steps=5)
     with pytest.raises(BackendError, match="--temperature sets stochastic units"):
         run_model(model, data, spiking=True, neuron="lif", temperature=0.1, samples=2, steps=5)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed, hidden", [(1, (12, 10)), (2, (9,))])
+def test_lava_nebm_matches_on_other_graphs(data, seed, hidden):
+    """Untrained base models of one and two hidden layers (the second layer's units feed the
+    output, whose feedback is folded; the first layer's feedback from the second is graded
+    +-1), in Lava's batch of the 5 samples: the same messages on Lava and the torch fixed path."""
+    from neurotep.variants import base
+
+    g = base.build(seed=seed, hidden=hidden)
+    kw = dict(encoding="delta", neuron="stochastic", precision="fixed", samples=5, raster=True, steps=25)
+    a, b = run_model(g, data, **kw), run_model(g, data, backend="lava", **kw)
+    for p, r in a.recording.raster.items():
+        assert torch.equal(r, b.recording.raster[p]), p
+    assert sum(int(r.sum()) for p, r in a.recording.raster.items() if p.startswith("h")) > 20
