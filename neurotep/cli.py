@@ -56,26 +56,25 @@ def _whole(lo: int, hi: int | None = None):
     return parse
 
 
-def _positive(text: str) -> float:
-    """An argparse ``type``: a finite number above zero."""
+def _finite(text: str, zero: bool) -> float:
+    """A finite number above zero (or zero too, with ``zero``), else an argparse error."""
     try:
         v = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-    if not (math.isfinite(v) and v > 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number above 0, got {text}")
+    if not (math.isfinite(v) and (v >= 0 if zero else v > 0)):
+        raise argparse.ArgumentTypeError(f"must be a finite number {'>= 0' if zero else 'above 0'}, got {text}")
     return v
+
+
+def _positive(text: str) -> float:
+    """An argparse ``type``: a finite number above zero."""
+    return _finite(text, zero=False)
 
 
 def _non_negative(text: str) -> float:
     """An argparse ``type``: a finite number, zero or above."""
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
-    if not (math.isfinite(v) and v >= 0):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
-    return v
+    return _finite(text, zero=True)
 
 
 def _device(text: str) -> str:

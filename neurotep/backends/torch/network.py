@@ -216,7 +216,7 @@ class TorchNetwork(torch.nn.Module):
                 v[p.name] = tuple(torch.zeros(batch, p.size, device=self.device_, dtype=self.dtype) for _ in range(3))
             elif p.model == "boltzmann":  # (state from the bias, on, NEBM's draws)
                 b = self.biases[p.name] if p.name in self.biases else torch.zeros(p.size, dtype=self.dtype)
-                v[p.name] = (b.to(self.device_, self.dtype).expand(batch, p.size).clone(),
+                v[p.name] = (b.detach().to(self.device_, self.dtype).expand(batch, p.size).clone(),
                              torch.zeros(batch, p.size, device=self.device_, dtype=self.dtype),
                              DrawStream(int(p.param("seed")), batch, p.size))
         return SimState(0, out, v, hist)
